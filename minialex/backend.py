@@ -1,0 +1,182 @@
+"""The one place that knows which engine runs the arrays.
+
+An *engine* is an array module (``xp``: NumPy or CuPy) plus a set of kernels (im2col, col2im, max-pool,
+ReLU, dropout) with the same signatures in every engine:
+
+========  =========  ==========================================================
+engine    ``xp``     kernels
+========  =========  ==========================================================
+numpy     NumPy      :mod:`minialex.kernels.reference` -- plain, readable NumPy
+numba     NumPy      :mod:`minialex.kernels.cpu_numba` -- the CPU default
+cupy      CuPy       :mod:`minialex.kernels.gpu` -- CUDA kernels
+========  =========  ==========================================================
+
+Choose with :func:`use_backend` or the environment variable ``MINIALEX_BACKEND``. Nothing else in the
+library imports NumPy-or-CuPy decisions: ops ask :func:`get_backend` for ``xp`` and ``kernels``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+ENGINES = ("numpy", "numba", "cupy")
+
+_KERNEL_MODULES = {
+    "numpy": "minialex.kernels.reference",
+    "numba": "minialex.kernels.cpu_numba",
+    "cupy": "minialex.kernels.gpu",
+}
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested engine cannot run here (library missing, no device)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    xp: ModuleType
+    kernels: ModuleType
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.name == "cupy"
+
+    def asarray(self, a, dtype=None):
+        """Move ``a`` (NumPy, CuPy, list, scalar) onto this engine's device."""
+        return self.xp.asarray(a, dtype=dtype)
+
+    def to_numpy(self, a) -> np.ndarray:
+        """A host NumPy copy-or-view of an array of this engine."""
+        return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name!r})"
+
+
+def _load_cupy() -> ModuleType:
+    try:
+        import cupy
+    except ImportError as e:
+        raise BackendUnavailable(
+            "backend 'cupy' needs CuPy, which is not installed. Install the wheel matching your CUDA "
+            "toolkit: pip install -e '.[cupy]' (cupy-cuda12x) or pip install cupy-cuda13x; "
+            "or use --backend numba / numpy on the CPU."
+        ) from e
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # CUDA driver missing or broken
+        raise BackendUnavailable(f"backend 'cupy': CuPy is installed but CUDA is not usable here ({e}). "
+                                 "Use --backend numba or numpy on a machine without a GPU.") from e
+    if count == 0:
+        raise BackendUnavailable("backend 'cupy': no CUDA device found. Use --backend numba or numpy.")
+    return cupy
+
+
+def _make_backend(name: str) -> Backend:
+    if name not in ENGINES:
+        raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(ENGINES)}")
+    xp = _load_cupy() if name == "cupy" else np
+    try:
+        kernels = importlib.import_module(_KERNEL_MODULES[name])
+    except ImportError as e:
+        raise BackendUnavailable(f"backend {name!r} could not load its kernels: {e}") from e
+    return Backend(name, xp, kernels)
+
+
+def default_backend_name() -> str:
+    """``MINIALEX_BACKEND`` if set, else ``numba`` when Numba is installed, else ``numpy``."""
+    name = os.environ.get("MINIALEX_BACKEND", "").strip().lower()
+    if name:
+        return name
+    return "numba" if importlib.util.find_spec("numba") is not None else "numpy"
+
+
+_active: Backend | None = None
+
+
+def get_backend() -> Backend:
+    """The active engine (created on first use from ``MINIALEX_BACKEND``)."""
+    global _active
+    if _active is None:
+        _active = _make_backend(default_backend_name())
+    return _active
+
+
+def use_backend(name: str) -> Backend:
+    """Switch the engine for all arrays created from now on; returns it."""
+    global _active
+    _active = _make_backend(name.strip().lower())
+    return _active
+
+
+@contextlib.contextmanager
+def backend(name: str):
+    """``with backend("numpy"): ...`` -- switch engines for a block, then restore."""
+    previous = get_backend()
+    use_backend(name)
+    try:
+        yield get_backend()
+    finally:
+        global _active
+        _active = previous
+
+
+def xp() -> ModuleType:
+    """The active array module (NumPy or CuPy)."""
+    return get_backend().xp
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Random numbers: one seeded NumPy generator for everything drawn on the host (weight init, shuffling), so a
+# seed gives the same weights on every engine; dropout masks are drawn on the engine's device.
+
+_seed = 0
+_rng = np.random.default_rng(_seed)
+_device_rng = None
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every random stream minialex uses (init, dropout, shuffling)."""
+    global _seed, _rng, _device_rng
+    _seed, _rng, _device_rng = seed, np.random.default_rng(seed), None
+
+
+def host_rng() -> np.random.Generator:
+    return _rng
+
+
+def device_rng():
+    """A generator on the active engine's device (NumPy's for CPU engines, CuPy's on the GPU)."""
+    global _device_rng
+    b = get_backend()
+    if not b.on_gpu:
+        return _rng
+    if _device_rng is None:
+        _device_rng = b.xp.random.default_rng(_seed)
+    return _device_rng
+
+
+def get_rng_state() -> dict:
+    """Picklable state of the host generator (for checkpoints)."""
+    return _rng.bit_generator.state
+
+
+def set_rng_state(state: dict) -> None:
+    _rng.bit_generator.state = state
+
+
+def array_module(a) -> ModuleType:
+    """NumPy or CuPy, whichever owns ``a`` (Chainer's ``get_array_module``); never imports CuPy itself."""
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(a, cupy.ndarray):
+        return cupy
+    return np

@@ -1,0 +1,124 @@
+"""Plain array-library kernels: the readable definition every other engine must equal.
+
+Written against NumPy's API and the array module of their input, so they run on CuPy arrays as well.
+Loops run only over the kernel's kh x kw offsets (as Chainer's ``im2col_cpu``), never over pixels: each
+iteration copies one strided slice of the padded input.
+
+Shapes: images are NCHW; ``kernel``, ``stride``, ``padding`` are (h, w) pairs of ints.
+The im2col matrix ``col`` has shape (C*kh*kw, N*oh*ow): row ``(c, i, j)``, column ``(n, y, x)`` holds
+``x_padded[n, c, i + sh*y, j + sw*x]`` -- so a convolution is ``W.reshape(OC, -1) @ col``.
+"""
+
+from __future__ import annotations
+
+from ..backend import array_module
+from .geometry import output_hw
+
+
+def _window(a, i, j, stride, out_hw):
+    """The (N, C, oh, ow) view of every window's element at kernel offset (i, j)."""
+    (sh, sw), (oh, ow) = stride, out_hw
+    return a[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw]
+
+
+def _pad(x, padding, value=0.0):
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    return array_module(x).pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def im2col(x, kernel, stride, padding):
+    """(N, C, H, W) -> (C*kh*kw, N*oh*ow)."""
+    xp = array_module(x)
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    oh, ow = output_hw(h, w, kernel, stride, padding)
+    xpad = _pad(x, padding)
+    col = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            col[:, i, j] = _window(xpad, i, j, stride, (oh, ow)).transpose(1, 0, 2, 3)
+    return col.reshape(c * kh * kw, n * oh * ow)
+
+
+def col2im(col, x_shape, kernel, stride, padding):
+    """Adjoint of :func:`im2col`: (C*kh*kw, N*oh*ow) -> (N, C, H, W), overlapping windows summed."""
+    xp = array_module(col)
+    n, c, h, w = x_shape
+    kh, kw = kernel
+    ph, pw = padding
+    oh, ow = output_hw(h, w, kernel, stride, padding)
+    col = col.reshape(c, kh, kw, n, oh, ow)
+    dxpad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=col.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            _window(dxpad, i, j, stride, (oh, ow))[...] += col[:, i, j].transpose(1, 0, 2, 3)
+    return xp.ascontiguousarray(dxpad[:, :, ph:ph + h, pw:pw + w])
+
+
+def gemm_to_nchw(y, n, bias=None):
+    """The conv GEMM's (OC, N*L) result as a contiguous (N, OC, L) array, plus ``bias`` per channel."""
+    xp = array_module(y)
+    oc = y.shape[0]
+    out = xp.ascontiguousarray(y.reshape(oc, n, -1).transpose(1, 0, 2))
+    if bias is not None:
+        out += bias[:, None]
+    return out
+
+
+def nchw_to_gemm(g):
+    """(N, OC, H, W) -> contiguous (OC, N*H*W): the layout the conv GEMMs consume."""
+    xp = array_module(g)
+    n, oc = g.shape[:2]
+    return xp.ascontiguousarray(g.reshape(n, oc, -1).transpose(1, 0, 2)).reshape(oc, -1)
+
+
+def maxpool_forward(x, kernel, stride, padding):
+    """Max over each window -> (y, argmax); argmax is the flat index into the input's H*W plane.
+
+    Padding counts as -inf. Ties go to the first maximum in row-major window order; NaN wins (as PyTorch).
+    """
+    xp = array_module(x)
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    (sh, sw), (ph, pw) = stride, padding
+    oh, ow = output_hw(h, w, kernel, stride, padding)
+    xpad = _pad(x, padding, value=-xp.inf)
+    y = _window(xpad, 0, 0, stride, (oh, ow)).copy()
+    best = xp.zeros(y.shape, dtype=xp.int32)  # offset i*kw + j of the winner inside its window
+    for i in range(kh):
+        for j in range(kw):
+            if i == 0 and j == 0:
+                continue
+            v = _window(xpad, i, j, stride, (oh, ow))
+            better = (v > y) | (xp.isnan(v) & ~xp.isnan(y))
+            y = xp.where(better, v, y)
+            best = xp.where(better, i * kw + j, best)
+    rows = (xp.arange(oh) * sh - ph)[:, None] + best // kw
+    cols = (xp.arange(ow) * sw - pw)[None, :] + best % kw
+    return y, (rows * w + cols).astype(xp.int32)
+
+
+def maxpool_backward(gy, argmax, x_shape):
+    """Route each output gradient to its window's arg-max; windows that overlap add up."""
+    xp = array_module(gy)
+    n, c, h, w = x_shape
+    plane = (xp.arange(n * c, dtype=xp.int64) * (h * w)).reshape(n, c, 1, 1)
+    dx = xp.bincount((plane + argmax).ravel(), weights=gy.ravel(), minlength=n * c * h * w)
+    return dx.astype(gy.dtype).reshape(x_shape)
+
+
+def relu_forward(x):
+    return array_module(x).maximum(x, 0)
+
+
+def relu_backward(gy, y):
+    """dL/dx = dL/dy where the unit was active (y > 0), else 0."""
+    return gy * (y > 0)
+
+
+def dropout_mask(u, p):
+    """Inverted-dropout mask from uniforms ``u`` in [0, 1): 0 where dropped, 1/(1-p) where kept."""
+    scale = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
+    return ((u >= p) * scale).astype(u.dtype)
