@@ -11,7 +11,10 @@ import importlib
 import sys
 
 # Modules that contribute subcommands, in the order ``--help`` lists them.
-SUBCOMMAND_MODULES = ["minialex.cli"]
+SUBCOMMAND_MODULES = [
+    "minialex.cli",
+    "minialex.exercises.command",
+]
 
 
 def add_parser(subparsers) -> None:
