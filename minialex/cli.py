@@ -14,6 +14,8 @@ import sys
 SUBCOMMAND_MODULES = [
     "minialex.cli",
     "minialex.exercises.command",
+    "minialex.trace",
+    "minialex.pictures",
 ]
 
 
