@@ -469,10 +469,15 @@ def test_resuming_mid_epoch_serves_the_rest_of_that_epoch():
 
 
 def test_seed_none_comes_from_manual_seed():
-    backend.manual_seed(123)
-    first = DataLoader(tiny_dataset(), 4).seed
-    backend.manual_seed(123)
-    assert DataLoader(tiny_dataset(), 4).seed == first
+    saved = backend.get_rng_state()
+    try:
+        backend.manual_seed(123)
+        first = DataLoader(tiny_dataset(), 4).seed
+        backend.manual_seed(123)
+        assert DataLoader(tiny_dataset(), 4).seed == first
+        assert DataLoader(tiny_dataset(), 4, shuffle=False).seed is None  # no draw when not shuffling
+    finally:
+        backend.set_rng_state(saved)
 
 
 def test_last_partial_batch_is_kept_unless_drop_last():
