@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 
 import numpy as np
 
 from . import checkpoint, models, nn
 from .backend import get_backend
 from .metrics import confusion_matrix, per_class_accuracy
+from .summary import describe
 from .tensor import Tensor, no_grad
 
 
@@ -76,24 +76,12 @@ def model_from_checkpoint(path) -> tuple[nn.Sequential, int, dict]:
     return model.eval(), size, meta
 
 
-# --- the input image: a small adapter to minialex.data -------------------------------------------------------------
-# minialex.data (Fashion-MNIST files, resizing) is written on another branch. Without it, inspect still works on a
-# deterministic random image (--synthetic), resized by the stand-in _bilinear below. Keep this section small; once
-# minialex.data is on main, _bilinear can go.
+# --- the input image ---------------------------------------------------------------------------------------------
 
 def load_test_split(data_dir=None):
-    """Fashion-MNIST's test split as (images (N, 28, 28) uint8, labels (N,) int64, class names), via minialex.data."""
-    try:
-        from . import data
-    except ModuleNotFoundError as e:
-        if e.name != f"{__package__}.data":
-            raise
-        raise InspectError("this checkout has no minialex.data (the Fashion-MNIST loader) yet; "
-                           "pass --synthetic to look at a random image instead") from None
-    try:
-        _, test = data.load_dataset("fashion-mnist", data_dir)
-    except ValueError as e:  # data.DataError: files missing or corrupt; its message says how to get them
-        raise InspectError(str(e)) from None
+    """Fashion-MNIST's test split as (images (N, 28, 28) uint8, labels (N,) int64, class names)."""
+    from . import data
+    _, test = data.load_dataset("fashion-mnist", data_dir)
     return test.images, test.labels, tuple(test.classes)
 
 
@@ -103,30 +91,9 @@ def synthetic_image(index: int) -> np.ndarray:
 
 
 def to_model_input(images: np.ndarray, size: int) -> np.ndarray:
-    """(N, 28, 28) uint8 -> (N, 1, size, size) float32 in [0, 1], resized as the training data was."""
-    try:
-        from .data import resize
-    except ModuleNotFoundError:
-        return _bilinear(images, size)
+    """(N, 28, 28) uint8 -> (N, 1, size, size) float32 in [0, 1], resized as the training data is."""
+    from .data import resize
     return resize(images, size)
-
-
-def _bilinear(images: np.ndarray, size: int) -> np.ndarray:
-    """Stand-in for minialex.data.resize (upsampling only): bilinear with half-pixel centres, as PyTorch's
-    ``interpolate(mode="bilinear", align_corners=False)``; one (size, 28) weight matrix per axis."""
-    n, h, w = images.shape
-
-    def weights(src: int) -> np.ndarray:
-        pos = np.clip((np.arange(size) + 0.5) * src / size - 0.5, 0, src - 1)
-        lo = np.floor(pos).astype(int)
-        hi = np.minimum(lo + 1, src - 1)
-        a = np.zeros((size, src))
-        np.add.at(a, (np.arange(size), lo), 1 - (pos - lo))
-        np.add.at(a, (np.arange(size), hi), pos - lo)
-        return a
-
-    out = weights(h) @ (images / 255.0) @ weights(w).T
-    return out.astype(np.float32).reshape(n, 1, size, size)
 
 
 # --- running the model -----------------------------------------------------------------------------------------
@@ -202,8 +169,8 @@ def draw_feature_maps(maps: np.ndarray, path: str, title: str) -> None:
     image = mosaic(maps.astype(np.float64), ncols, gap=max(1, maps.shape[1] // 16))
     fig = _figure(min(12, 1.2 * ncols + 1.5), min(12, 1.2 * math.ceil(len(maps) / ncols) + 1))
     ax = fig.subplots()
-    shown = ax.imshow(np.ma.masked_invalid(image), cmap="viridis", interpolation="nearest")
-    shown.cmap.set_bad("white")
+    from matplotlib import colormaps
+    shown = ax.imshow(image, cmap=colormaps["viridis"].with_extremes(bad="white"), interpolation="nearest")
     ax.set_axis_off()
     ax.set_title(title)
     fig.colorbar(shown, ax=ax, shrink=0.8)
@@ -261,12 +228,12 @@ def _feature_layers(outputs):
     picked = []
     for i, (name, layer, out) in enumerate(outputs):
         if isinstance(layer, nn.Conv2d):
-            label = f"layer {name}: {layer!r}"
+            label = f"layer {name}: {describe(layer)}"
             if i + 1 < len(outputs) and isinstance(outputs[i + 1][1], nn.ReLU):
-                label, out = f"layers {name}-{outputs[i + 1][0]}: {layer!r} + ReLU", outputs[i + 1][2]
+                label, out = f"layers {name}-{outputs[i + 1][0]}: {describe(layer)} + ReLU", outputs[i + 1][2]
             picked.append((label, f"features_{int(name):02d}_conv", out))
         elif isinstance(layer, nn.MaxPool2d):
-            picked.append((f"layer {name}: {layer!r}", f"features_{int(name):02d}_pool", out))
+            picked.append((f"layer {name}: {describe(layer)}", f"features_{int(name):02d}_pool", out))
     return picked
 
 
@@ -347,11 +314,6 @@ def add_parser(subparsers) -> None:
 
 def _inspect_command(args) -> int:
     if not 1 <= args.channels <= 64:
-        print(f"minialex inspect: --channels must be in 1..64, got {args.channels}", file=sys.stderr)
-        return 2
-    try:
-        inspect(args.checkpoint, args.image, args.out, args.data_dir, args.synthetic, args.channels, args.limit)
-    except (InspectError, checkpoint.CheckpointError) as e:
-        print(f"minialex inspect: {e}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--channels must be in 1..64, got {args.channels}")
+    inspect(args.checkpoint, args.image, args.out, args.data_dir, args.synthetic, args.channels, args.limit)
     return 0

@@ -24,7 +24,7 @@ import numpy as np
 from . import nn
 from .backend import get_backend
 from .ops import cross_entropy
-from .summary import layer_table
+from .summary import describe, layer_table
 from .tensor import Tensor
 
 
@@ -103,23 +103,6 @@ class TraceRow:
     share: float = 0.0
 
 
-def short_name(layer) -> str:
-    """'Conv2d 1->96 11x11 s4 p1' rather than the full repr, so the table fits a terminal."""
-    if isinstance(layer, nn.Conv2d):
-        (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
-        stride = f"s{sh}" if sh == sw else f"s{sh},{sw}"
-        pad = f" p{ph}" if ph == pw else f" p{ph},{pw}"
-        return f"Conv2d {layer.in_channels}->{layer.out_channels} {kh}x{kw} {stride}" + (pad if ph or pw else "")
-    if isinstance(layer, nn.MaxPool2d):
-        (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
-        return f"MaxPool2d {kh}x{kw} s{sh}" + ("" if sh == sw else f",{sw}")
-    if isinstance(layer, nn.Linear):
-        return f"Linear {layer.in_features}->{layer.out_features}"
-    if isinstance(layer, nn.Dropout):
-        return f"Dropout p={layer.p}"
-    return type(layer).__name__
-
-
 def im2col_bytes(layer, input_shape, itemsize: int) -> int:
     """Size of a conv layer's im2col matrix, (C*kh*kw) x (N*oh*ow) elements; 0 for other layers."""
     if not isinstance(layer, nn.Conv2d):
@@ -152,7 +135,7 @@ def trace_step(model: nn.Sequential, x, target) -> dict:
     rows, shape = [], tuple(x.shape)
     for (name, layer), summary_row in zip(model.named_children(), table):
         t = rec.timings[name]
-        rows.append(TraceRow(name, short_name(layer), summary_row.output_shape, im2col_bytes(layer, shape, itemsize),
+        rows.append(TraceRow(name, describe(layer), summary_row.output_shape, im2col_bytes(layer, shape, itemsize),
                              summary_row.flops, 1e3 * t.forward_s, 1e3 * t.backward_s))
         shape = summary_row.output_shape
     t = rec.timings["loss"]
@@ -223,27 +206,21 @@ def add_parser(subparsers) -> None:
 
 def _trace_command(args) -> int:
     import json
-    import sys
 
     from . import models
     from .backend import host_rng, manual_seed
 
     if args.batch < 1:
-        print(f"minialex trace: --batch must be at least 1, got {args.batch}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--batch must be at least 1, got {args.batch}")
     manual_seed(args.seed)
-    try:
-        if args.model == "lenet":
-            if args.input_size not in (None, 28):
-                raise ValueError(f"lenet takes 28x28 inputs only (its first dense layer is 16*5*5 wide), "
-                                 f"got --input-size {args.input_size}")
-            size, net = 28, models.lenet(args.num_classes, args.in_channels)
-        else:
-            size = args.input_size or 224
-            net = models.alexnet(args.num_classes, args.in_channels, size)
-    except ValueError as e:
-        print(f"minialex trace: {e}", file=sys.stderr)
-        return 2
+    if args.model == "lenet":
+        if args.input_size not in (None, 28):
+            raise ValueError(f"lenet takes 28x28 inputs only (its first dense layer is 16*5*5 wide), "
+                             f"got --input-size {args.input_size}")
+        size, net = 28, models.lenet(args.num_classes, args.in_channels)
+    else:
+        size = args.input_size or 224
+        net = models.alexnet(args.num_classes, args.in_channels, size)
     shape = (args.batch, args.in_channels, size, size)
     x = host_rng().standard_normal(shape).astype(np.float32)
     target = host_rng().integers(0, args.num_classes, args.batch)
