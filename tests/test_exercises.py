@@ -152,7 +152,14 @@ def test_bias_gradient_not_summed_over_the_batch(tmp_path):
 def test_gradient_off_by_the_batch_size(tmp_path):
     report = check_source(tmp_path, "cross_entropy", mutant("cross_entropy", "dlogits * (dloss / n)", "dlogits * dloss"))
     grad = result(report, "gradient check")
-    assert "dlogits is 4 times the expected value: a factor of the batch size N = 4" in text(grad)
+    assert "dlogits is 4 times the expected value, the batch size N: is there a sum where the formula divides by N?" \
+        in text(grad)
+
+
+def test_gradient_averaged_where_it_should_be_summed(tmp_path):
+    report = check_source(tmp_path, "linear", mutant("linear", "dout.sum(axis=0)", "dout.mean(axis=0)"))
+    assert "db is 1/4 of the expected value, 1/N for the batch size N = 4: is there a mean" \
+        in text(result(report, "gradient"))
 
 
 def test_gradient_never_computed(tmp_path):

@@ -110,10 +110,13 @@ def value_hints(name: str, got, expected, batch: int) -> list[str]:
     if scale and not np.isclose(scale, 1.0) and np.allclose(got, scale * expected, rtol=1e-6, atol=1e-9):
         if np.isclose(scale, -1.0):
             return [f"{name} has the wrong sign."]
-        hint = f"{name} is {scale:.4g} times the expected value"
-        if batch > 1 and (np.isclose(scale, batch) or np.isclose(scale, 1 / batch)):
-            hint += f": a factor of the batch size N = {batch} (sum or average over the batch, as the formula says)"
-        return [hint + "."]
+        if batch > 1 and np.isclose(scale, batch):
+            return [f"{name} is {batch} times the expected value, the batch size N: is there a sum where the formula "
+                    "divides by N?"]
+        if batch > 1 and np.isclose(scale, 1 / batch):
+            return [f"{name} is 1/{batch} of the expected value, 1/N for the batch size N = {batch}: is there a mean "
+                    "where the formula has a sum?"]
+        return [f"{name} is {scale:.4g} times the expected value."]
     return []
 
 

@@ -38,7 +38,7 @@ def _list(args) -> int:
         ex, path = EXERCISES[name], exercise_path(name, args.dir)
         print(f"{name:<14} {', '.join(ex.functions):<48} {path if os.path.exists(path) else '-'}")
         print(f"{'':<14} {ex.summary}")
-    print(f"\nStart one with: minialex exercise start NAME   (docs/exercises.md walks through it)")
+    print("\nStart one with: minialex exercise start NAME   (docs/exercises.md walks through it)")
     return 0
 
 
