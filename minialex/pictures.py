@@ -203,6 +203,8 @@ def draw_confusion(confusion: np.ndarray, classes, path: str, title: str) -> Non
     fig = _figure(14, 6)
     left, right = fig.subplots(1, 2, width_ratios=(1, 1.4))
     left.barh(range(k)[::-1], np.nan_to_num(accuracy), color="tab:blue")
+    for y, a in zip(range(k)[::-1], accuracy):
+        left.text(min(np.nan_to_num(a) + 0.01, 0.9), y, "n/a" if np.isnan(a) else f"{a:.3f}", va="center")
     left.set_yticks(range(k)[::-1], classes)
     left.set_xlim(0, 1)
     left.set_xlabel("accuracy (recall)")
@@ -250,7 +252,7 @@ def inspect(path, index: int, out_dir: str, data_dir=None, synthetic: bool = Fal
         if not 0 <= index < len(images):
             raise InspectError(f"--image {index} is out of range: the test set has {len(images)} images")
         index_in_set, source = index, f"test image {index}"
-    num_classes = model[len(model) - 1].out_features
+    num_classes = model[-1].out_features
     classes = tuple(meta.get("classes") or config.get("classes") or classes or [f"class {k}" for k in
                                                                                  range(num_classes)])
     os.makedirs(out_dir, exist_ok=True)

@@ -202,6 +202,9 @@ def relu_backward(dout, cache):
 '''
     shapes = result(check_source(tmp_path, "relu", source), "shapes")
     assert "relu_forward changed its input x in place" in text(shapes)
+    shapes = result(check_source(tmp_path, "relu", mutant("relu", "return dout * (out > 0)",
+                                                          "dout[out <= 0] = 0\n    return dout")), "shapes")
+    assert "relu_backward changed its input dout in place" in text(shapes)
 
 
 def test_errors_in_the_learners_code_point_at_the_line(tmp_path):

@@ -249,7 +249,9 @@ def check_shapes(learner: Learner, cases) -> CheckResult:
                     problems.append(f"{name} has dtype {got.dtype}; keep float64 (the inputs are float64)")
             if ex.backward and not problems:
                 dout = _dout(rng, expected[0].shape)
-                grads = learner.backward(_copies((dout,))[0], cache)
+                dout_arg = _copies((dout,))[0]
+                grads = learner.backward(dout_arg, cache)
+                problems += _changed(ex.backward, ("dout",), (dout_arg,), (dout,))
                 inputs = [case.args[ex.params.index(g)] for g in ex.grads]
                 for g, got, x in zip(ex.grads, grads, inputs):
                     if got.shape != x.shape:
