@@ -1,0 +1,184 @@
+"""The gpu kernels must equal minialex.kernels.reference: the checks, and the cases run under the simulator.
+
+Not collected on its own (no ``test_`` prefix): the simulator must be switched on before ``numba.cuda``
+is first imported, so ``test_gpu_kernels.py`` runs this file in a child pytest with
+``NUMBA_ENABLE_CUDASIM=1``. To run it by hand::
+
+    NUMBA_ENABLE_CUDASIM=1 PYTHONPATH=. python -m pytest tests/gpu_kernel_cases.py
+
+The ``check_*`` functions take ``to_device``, which puts a NumPy array where the kernels run: NumPy itself
+under the simulator, ``cupy.asarray`` on a GPU (``test_cupy_backend.py`` reuses them there). The reference
+always runs on NumPy, so the two never share code paths.
+"""
+
+import numpy as np
+import pytest
+
+from minialex.kernels import gpu, reference
+from minialex.kernels.geometry import output_hw
+
+SHAPE = (2, 3, 7, 7)  # tiny: the simulator runs every CUDA thread as Python
+
+GEOMETRIES = {  # (kernel, stride, padding)
+    "k3-s1-p1": ((3, 3), (1, 1), (1, 1)),
+    "k3-s2-p0-alexnet-pool": ((3, 3), (2, 2), (0, 0)),
+    "k2-s2-p0-no-overlap": ((2, 2), (2, 2), (0, 0)),
+    "k5-s2-p2": ((5, 5), (2, 2), (2, 2)),
+    "k3x2-s2x1-p1x0-asymmetric": ((3, 2), (2, 1), (1, 0)),
+    "k1-s1-p0": ((1, 1), (1, 1), (0, 0)),
+    "k4-s3-p1-last-row-unused": ((4, 4), (3, 3), (1, 1)),
+}
+DTYPES = (np.float32, np.float64)
+TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+def geometries():
+    return pytest.mark.parametrize("geometry", GEOMETRIES.values(), ids=GEOMETRIES.keys())
+
+
+def dtypes():
+    return pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Inputs
+
+
+def images(shape, dtype, kind="normal", seed=0):
+    """``normal``: no two values equal. ``ties``: values from {-1, 0, 1}, so most windows tie.
+    ``nan``: ties plus a sprinkling of NaN, which must win any window it is in."""
+    rng = np.random.default_rng(seed)
+    if kind == "normal":
+        return rng.standard_normal(shape).astype(dtype)
+    x = rng.integers(-1, 2, shape).astype(dtype)
+    if kind == "nan":
+        x[rng.random(shape) < 0.1] = np.nan
+    return x
+
+
+def col_shape(x_shape, geometry):
+    n, c, h, w = x_shape
+    (kh, kw), _, _ = geometry
+    oh, ow = output_hw(h, w, *geometry)
+    return c * kh * kw, n * oh * ow
+
+
+def strided(to_device):
+    """``to_device``, but the array it gives is a non-contiguous view (a transposed copy, transposed back)."""
+    def to_device_strided(a):
+        view = to_device(np.ascontiguousarray(np.swapaxes(a, -1, -2))).swapaxes(-1, -2)
+        assert not view.flags.c_contiguous
+        return view
+    return to_device_strided
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Comparison, reported as CS231n does: the worst element, expected vs got, its errors
+
+
+def host(a):
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+
+
+def assert_matches(got, expected, what, rtol=0.0, atol=0.0):
+    got = host(got)
+    assert (got.shape, got.dtype) == (expected.shape, expected.dtype), \
+        f"{what}: got {got.dtype}{got.shape}, expected {expected.dtype}{expected.shape}"
+    bad = ~np.isclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
+    if not bad.any():
+        return
+    abs_err = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+    abs_err[bad & np.isnan(abs_err)] = np.inf  # NaN on one side only
+    worst = np.unravel_index(np.argmax(np.where(bad, abs_err, -1.0)), got.shape)
+    e, g = float(expected[worst]), float(got[worst])
+    rel_err = abs_err[worst] / max(1e-8, abs(e) + abs(g))  # CS231n's rel_error
+    raise AssertionError(
+        f"{what}: {bad.sum()} of {bad.size} elements differ (rtol={rtol}, atol={atol}); worst at index "
+        f"{tuple(int(i) for i in worst)}: expected {expected[worst]!r}, got {got[worst]!r}, "
+        f"abs err {abs_err[worst]:.3g}, rel err {rel_err:.3g}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The checks (shared with test_cupy_backend.py)
+
+
+def check_im2col(to_device, x, geometry):
+    assert_matches(gpu.im2col(to_device(x), *geometry), reference.im2col(x, *geometry), "im2col")
+
+
+def check_col2im(to_device, x_shape, geometry, dtype, seed=0):
+    col = np.random.default_rng(seed).standard_normal(col_shape(x_shape, geometry)).astype(dtype)
+    assert_matches(gpu.col2im(to_device(col), x_shape, *geometry), reference.col2im(col, x_shape, *geometry),
+                   "col2im", **TOLERANCE[dtype])
+
+
+def check_maxpool_forward(to_device, x, geometry):
+    y, argmax = gpu.maxpool_forward(to_device(x), *geometry)
+    expected_y, expected_argmax = reference.maxpool_forward(x, *geometry)
+    assert_matches(argmax, expected_argmax, "maxpool_forward argmax")
+    assert_matches(y, expected_y, "maxpool_forward y")
+
+
+def check_maxpool_backward(to_device, x, geometry, seed=0):
+    """Through the arg-max of a tie-heavy input, so a pixel can win several overlapping windows."""
+    _, argmax = reference.maxpool_forward(x, *geometry)
+    gy = np.random.default_rng(seed).standard_normal(argmax.shape).astype(x.dtype)
+    got = gpu.maxpool_backward(to_device(gy), to_device(argmax), x.shape, *geometry)
+    assert_matches(got, reference.maxpool_backward(gy, argmax, x.shape), "maxpool_backward",
+                   **TOLERANCE[x.dtype.type])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The cases, on NumPy arrays under the simulator
+
+
+@dtypes()
+@geometries()
+def test_im2col_copies_each_window_into_a_column(geometry, dtype):
+    check_im2col(np.asarray, images(SHAPE, dtype), geometry)
+
+
+@dtypes()
+@geometries()
+def test_col2im_sums_every_column_that_touches_a_pixel(geometry, dtype):
+    check_col2im(np.asarray, SHAPE, geometry, dtype)
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "nan"])
+@dtypes()
+@geometries()
+def test_maxpool_forward_takes_the_first_max_and_nan_wins(geometry, dtype, kind):
+    check_maxpool_forward(np.asarray, images(SHAPE, dtype, kind), geometry)
+
+
+@dtypes()
+@geometries()
+def test_maxpool_backward_gathers_from_the_windows_a_pixel_won(geometry, dtype):
+    check_maxpool_backward(np.asarray, images(SHAPE, dtype, "ties"), geometry)
+
+
+@pytest.mark.parametrize("name", ["k3-s2-p0-alexnet-pool", "k3x2-s2x1-p1x0-asymmetric"])
+def test_non_contiguous_inputs_give_the_same_results(name):
+    geometry, x_shape = GEOMETRIES[name], (2, 3, 6, 7)  # non-square, so a wrong transpose cannot pass
+    x = images(x_shape, np.float32, "ties")
+    check_im2col(strided(np.asarray), x, geometry)
+    check_col2im(strided(np.asarray), x_shape, geometry, np.float32)
+    check_maxpool_forward(strided(np.asarray), x, geometry)
+    check_maxpool_backward(strided(np.asarray), x, geometry)
+
+
+def test_maxpool_backward_without_the_geometry_is_the_reference_scatter():
+    x = images(SHAPE, np.float32, "ties")
+    _, argmax = reference.maxpool_forward(x, (3, 3), (2, 2), (0, 0))
+    gy = images(argmax.shape, np.float32)
+    assert_matches(gpu.maxpool_backward(gy, argmax, x.shape), reference.maxpool_backward(gy, argmax, x.shape),
+                   "maxpool_backward (no geometry)")
+
+
+def test_an_empty_batch_launches_no_threads():
+    x = np.zeros((0, 3, 7, 7), np.float32)
+    geometry = GEOMETRIES["k3-s1-p1"]
+    assert gpu.im2col(x, *geometry).shape == (27, 0)
+    assert gpu.col2im(np.zeros((27, 0), np.float32), x.shape, *geometry).shape == x.shape
+    y, argmax = gpu.maxpool_forward(x, *geometry)
+    assert gpu.maxpool_backward(y, argmax, x.shape, *geometry).shape == x.shape
