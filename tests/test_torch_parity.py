@@ -99,3 +99,14 @@ def test_alexnet_training_steps_match_torch(engine):
         assert abs(loss.item() - tloss.item()) < 1e-5, f"step {step}: {loss.item()} vs {tloss.item()}"
     for name, value in tnet.state_dict().items():
         assert_close(net.state_dict()[name], value.numpy(), 1e-3, 2e-5, name)  # float32 after 3 updates
+
+
+def test_max_pool2d_minus_infinity_never_loses_to_padding(engine):
+    x = np.full((1, 2, 5, 5), -np.inf, dtype=np.float32)
+    x[0, 1, 2, 2] = 1.0
+    m, t = both(x)
+    ours, theirs = F.max_pool2d(*m, 2, 2, 1), TF.max_pool2d(*t, 2, 2, 1)
+    g = np.ones(ours.shape, np.float32)
+    ours.backward(g)
+    theirs.backward(torch.from_numpy(g))
+    assert_close(m[0].grad, t[0].grad.numpy(), what="gradient routed from all -inf windows")

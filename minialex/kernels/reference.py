@@ -77,7 +77,8 @@ def nchw_to_gemm(g):
 def maxpool_forward(x, kernel, stride, padding):
     """Max over each window -> (y, argmax); argmax is the flat index into the input's H*W plane.
 
-    Padding counts as -inf. Ties go to the first maximum in row-major window order; NaN wins (as PyTorch).
+    Only in-bounds elements compete (padding acts as -inf but never wins, even against a real -inf). Ties go to
+    the first maximum in row-major window order; NaN wins (as PyTorch).
     """
     xp = array_module(x)
     n, c, h, w = x.shape
@@ -85,18 +86,18 @@ def maxpool_forward(x, kernel, stride, padding):
     (sh, sw), (ph, pw) = stride, padding
     oh, ow = output_hw(h, w, kernel, stride, padding)
     xpad = _pad(x, padding, value=-xp.inf)
-    y = _window(xpad, 0, 0, stride, (oh, ow)).copy()
-    best = xp.zeros(y.shape, dtype=xp.int32)  # offset i*kw + j of the winner inside its window
+    top, left = xp.arange(oh) * sh - ph, xp.arange(ow) * sw - pw  # each window's first row / column
+    y = xp.full((n, c, oh, ow), -xp.inf, dtype=x.dtype)
+    best = xp.full((n, c, oh, ow), -1, dtype=xp.int32)  # offset i*kw + j of the winner inside its window
     for i in range(kh):
         for j in range(kw):
-            if i == 0 and j == 0:
-                continue
+            inside = ((top + i >= 0) & (top + i < h))[:, None] & ((left + j >= 0) & (left + j < w))[None, :]
             v = _window(xpad, i, j, stride, (oh, ow))
-            better = (v > y) | (xp.isnan(v) & ~xp.isnan(y))
+            better = inside & ((best < 0) | (v > y) | (xp.isnan(v) & ~xp.isnan(y)))
             y = xp.where(better, v, y)
             best = xp.where(better, i * kw + j, best)
-    rows = (xp.arange(oh) * sh - ph)[:, None] + best // kw
-    cols = (xp.arange(ow) * sw - pw)[None, :] + best % kw
+    rows = top[:, None] + best // kw
+    cols = left[None, :] + best % kw
     return y, (rows * w + cols).astype(xp.int32)
 
 
