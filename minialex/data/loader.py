@@ -1,0 +1,75 @@
+"""Mini-batches of a :class:`Dataset` on the active engine, shuffled reproducibly per epoch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import get_backend, host_rng
+from .dataset import Dataset
+from .transforms import resize as resize_images
+
+
+class DataLoader:
+    """Iterate ``(x, y)`` batches: ``x`` (B, 1, S, S) float32 in [0, 1], ``y`` (B,) int64, as arrays of the active
+    engine (NumPy or CuPy).
+
+    Each ``for x, y in loader`` runs one epoch, and the next one runs the next epoch. Epoch ``k``'s order depends
+    on ``(seed, k)`` alone -- ``numpy.random.default_rng((seed, k)).permutation(n)`` -- so resuming a run at
+    epoch ``k`` is ``loader.epoch = k`` (mid-epoch: ``loader.batches(k, start=b)``): a checkpoint need only keep
+    ``loader.seed`` and the epoch.
+
+    Images stay uint8 on the host. Each batch is gathered there, moved to the device once (as uint8, 4x less
+    to copy), and resized there -- never the whole set at once (60000 images at 224 px are 12 GB of float32).
+
+    ``limit=N`` keeps the first N examples; ``drop_last=False`` (as in d2l) keeps a last, smaller batch.
+    ``seed=None`` draws one from :func:`minialex.backend.host_rng` (only when shuffling), so ``manual_seed``
+    fixes it too.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, *, shuffle: bool = True, resize: int | None = None,
+                 seed: int | None = None, limit: int | None = None, drop_last: bool = False):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        n = len(dataset)
+        if limit is not None and not 0 < limit <= n:
+            raise ValueError(f"limit must be in 1..{n} (the size of {dataset.name or 'the dataset'}), got {limit}")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.resize = resize
+        self.size = n if limit is None else limit
+        self.drop_last = drop_last
+        if seed is None and shuffle:
+            seed = int(host_rng().integers(2**63))
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        whole, rest = divmod(self.size, self.batch_size)
+        return whole if self.drop_last or rest == 0 else whole + 1
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The example indices of epoch ``epoch``, in the order they are served."""
+        if not self.shuffle:
+            return np.arange(self.size)
+        return np.random.default_rng((self.seed, epoch)).permutation(self.size)
+
+    def batches(self, epoch: int, start: int = 0):
+        """Yield epoch ``epoch``'s batches from batch number ``start`` on."""
+        backend = get_backend()
+        order = self.order(epoch)
+        images, labels = self.dataset.images, self.dataset.labels
+        for b in range(start, len(self)):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            x = resize_images(backend.asarray(images[idx]), self.resize)
+            yield x, backend.asarray(labels[idx])
+
+    def __iter__(self):
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        return self.batches(epoch)
+
+    def __repr__(self) -> str:
+        return (f"DataLoader({self.dataset.name or 'dataset'}, {self.size} examples, batch_size={self.batch_size}, "
+                f"{len(self)} batches, shuffle={self.shuffle}, resize={self.resize}, seed={self.seed})")
+

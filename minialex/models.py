@@ -1,0 +1,63 @@
+"""The networks: d2l's AlexNet (sized for Fashion-MNIST) and a small LeNet."""
+
+from __future__ import annotations
+
+from . import nn
+from .kernels.geometry import output_size
+
+MIN_ALEXNET_INPUT = 65  # below this the third max-pool has no window left
+
+
+def alexnet_feature_size(input_size: int) -> int:
+    """Side length after AlexNet's conv/pool stack: 224 -> 54 -> 26 -> 12 -> 5."""
+    s = output_size(input_size, 11, 4, 1)   # conv1
+    s = output_size(s, 3, 2, 0)             # pool1
+    s = output_size(s, 3, 2, 0)             # conv2 keeps the size (5x5, padding 2), pool2 halves it
+    return output_size(s, 3, 2, 0)          # conv3-5 keep it (3x3, padding 1), pool3 halves it
+
+
+def alexnet(num_classes: int = 10, in_channels: int = 1, input_size: int = 224) -> nn.Sequential:
+    """d2l's AlexNet (chapter 8.1): five convolutions, three max-pools, three dense layers with dropout.
+
+    The first dense layer's width follows ``input_size`` (6400 = 256 * 5 * 5 at 224). Weights are Xavier-uniform,
+    biases keep PyTorch's default, as d2l initialises them.
+    """
+    if input_size < MIN_ALEXNET_INPUT:
+        raise ValueError(f"alexnet: input_size must be at least {MIN_ALEXNET_INPUT} pixels, got {input_size}")
+    s = alexnet_feature_size(input_size)
+    net = nn.Sequential(
+        nn.Conv2d(in_channels, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Flatten(),
+        nn.Linear(256 * s * s, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(4096, num_classes),
+    )
+    return xavier_init(net)
+
+
+def lenet(num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
+    """LeNet-5 for 28x28 inputs, in d2l's modernised form (ReLU and max-pooling in place of sigmoid and average)."""
+    net = nn.Sequential(
+        nn.Conv2d(in_channels, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(kernel_size=2, stride=2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
+        nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, num_classes),
+    )
+    return xavier_init(net)
+
+
+def xavier_init(net: nn.Module) -> nn.Module:
+    """Xavier-uniform weights for every Conv2d and Linear (d2l's ``init_cnn``)."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+    return net

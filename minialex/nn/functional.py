@@ -1,0 +1,3 @@
+"""``import minialex.nn.functional as F``: the ops under their PyTorch names."""
+
+from ..ops import conv2d, cross_entropy, dropout, flatten, linear, max_pool2d, relu  # noqa: F401

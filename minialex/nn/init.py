@@ -1,0 +1,40 @@
+"""Weight initialisation, drawn on the host from the seeded generator so a seed gives the same weights on
+every engine, then moved to the active device."""
+
+from __future__ import annotations
+
+import math
+
+from ..backend import get_backend, host_rng
+from ..tensor import Tensor
+
+
+def fan_in_and_fan_out(t: Tensor) -> tuple[int, int]:
+    """As PyTorch: Linear (out, in) -> (in, out); Conv2d (out, in, kh, kw) -> (in*kh*kw, out*kh*kw)."""
+    if t.ndim < 2:
+        raise ValueError(f"fan in/out need a weight with at least 2 dimensions, got shape {t.shape}")
+    receptive = math.prod(t.shape[2:])
+    return t.shape[1] * receptive, t.shape[0] * receptive
+
+
+def uniform_(t: Tensor, low: float, high: float) -> Tensor:
+    t.data = get_backend().asarray(host_rng().uniform(low, high, size=t.shape), dtype=t.dtype)
+    return t
+
+
+def zeros_(t: Tensor) -> Tensor:
+    t.data = get_backend().xp.zeros(t.shape, dtype=t.dtype)
+    return t
+
+
+def xavier_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot & Bengio (2010): U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)); what d2l's AlexNet uses."""
+    fan_in, fan_out = fan_in_and_fan_out(t)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(t, -bound, bound)
+
+
+def default_uniform_(t: Tensor, fan_in: int) -> Tensor:
+    """PyTorch's default for Linear/Conv2d weights and biases: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return uniform_(t, -bound, bound)

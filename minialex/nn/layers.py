@@ -1,0 +1,173 @@
+"""The layers: thin Modules over the ops in :mod:`minialex.ops`, plus the shape and FLOP rules ``summary`` uses."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import ops
+from ..kernels.geometry import output_hw
+from ..ops.common import pair
+from ..tensor import DEFAULT_DTYPE
+from . import init
+from .module import Module, Parameter
+
+
+class Sequential(Module):
+    """Modules applied in order; names them ``0``, ``1``, ... as PyTorch does."""
+
+    def __init__(self, *layers: Module):
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: argument {i} is a {type(layer).__name__}, not a Module")
+            setattr(self, str(i), layer)
+
+    def __iter__(self):
+        return self.children()
+
+    def __len__(self):
+        return sum(1 for _ in self.children())
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self.children())[i]
+
+    def forward(self, x):
+        for name, layer in self.named_children():
+            try:
+                x = layer(x)
+            except ValueError as e:
+                raise ValueError(f"layer ({name}) {e}") from None
+        return x
+
+    def output_shape(self, shape):
+        for layer in self:
+            shape = layer.output_shape(shape)
+        return shape
+
+
+class Conv2d(Module):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True):
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride, self.padding = pair(stride, "stride", "Conv2d", 1), pair(padding, "padding", "Conv2d", 0)
+        fan_in = in_channels * math.prod(self.kernel_size)
+        self.weight = init.default_uniform_(
+            Parameter(np.empty((out_channels, in_channels, *self.kernel_size), DEFAULT_DTYPE)), fan_in)
+        self.bias = init.default_uniform_(Parameter(np.empty(out_channels, DEFAULT_DTYPE)), fan_in) if bias else None
+
+    def forward(self, x):
+        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def output_shape(self, shape):
+        n, c, h, w = _expect_nchw(self, shape, self.in_channels)
+        oh, ow = output_hw(h, w, self.kernel_size, self.stride, self.padding)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{self!r}: kernel {self.kernel_size} does not fit the padded {h}x{w} input")
+        return (n, self.out_channels, oh, ow)
+
+    def flops(self, shape):
+        """Multiply-adds x 2 of the GEMM, plus the bias add."""
+        n, oc, oh, ow = self.output_shape(shape)
+        return n * oc * oh * ow * (2 * self.in_channels * math.prod(self.kernel_size) + (self.bias is not None))
+
+    def extra_repr(self):
+        bias = "" if self.bias is not None else ", bias=False"
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}{bias}")
+
+
+class MaxPool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        self.kernel_size = pair(kernel_size, "kernel_size", "MaxPool2d", 1)
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", "MaxPool2d", 1)
+        self.padding = pair(padding, "padding", "MaxPool2d", 0)
+
+    def forward(self, x):
+        return ops.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def output_shape(self, shape):
+        n, c, h, w = _expect_nchw(self, shape)
+        oh, ow = output_hw(h, w, self.kernel_size, self.stride, self.padding)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{self!r}: window {self.kernel_size} does not fit the {h}x{w} input")
+        return (n, c, oh, ow)
+
+    def flops(self, shape):
+        """One comparison per window element."""
+        return math.prod(self.output_shape(shape)) * (math.prod(self.kernel_size) - 1)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return ops.relu(x)
+
+    def output_shape(self, shape):
+        return tuple(shape)
+
+    def flops(self, shape):
+        return math.prod(shape)
+
+
+class Dropout(Module):
+    def __init__(self, p: float = 0.5):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return ops.dropout(x, self.p, self.training)
+
+    def output_shape(self, shape):
+        return tuple(shape)
+
+    def flops(self, shape):
+        return math.prod(shape) if self.training else 0
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Flatten(Module):
+    def forward(self, x):
+        return ops.flatten(x)
+
+    def output_shape(self, shape):
+        return (shape[0], math.prod(shape[1:]))
+
+    def flops(self, shape):
+        return 0
+
+
+class Linear(Module):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = init.default_uniform_(Parameter(np.empty((out_features, in_features), DEFAULT_DTYPE)),
+                                            in_features)
+        self.bias = init.default_uniform_(Parameter(np.empty(out_features, DEFAULT_DTYPE)), in_features) \
+            if bias else None
+
+    def forward(self, x):
+        return ops.linear(x, self.weight, self.bias)
+
+    def output_shape(self, shape):
+        if len(shape) != 2 or shape[1] != self.in_features:
+            raise ValueError(f"{self!r}: expected input of shape (N, {self.in_features}), got {tuple(shape)}")
+        return (shape[0], self.out_features)
+
+    def flops(self, shape):
+        n = self.output_shape(shape)[0]
+        return n * self.out_features * (2 * self.in_features + (self.bias is not None))
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+def _expect_nchw(layer, shape, channels=None):
+    if len(shape) != 4 or (channels is not None and shape[1] != channels):
+        want = f"(N, {channels}, H, W)" if channels is not None else "(N, C, H, W)"
+        raise ValueError(f"{layer!r}: expected input of shape {want}, got {tuple(shape)}")
+    return shape

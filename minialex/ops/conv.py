@@ -1,0 +1,50 @@
+"""conv2d: a 2-D convolution (cross-correlation, as in every framework) by im2col + one matrix product."""
+
+from __future__ import annotations
+
+from ..backend import get_backend
+from ..kernels.geometry import output_hw
+from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype, pair
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0) -> Tensor:
+    """Convolve NCHW images with ``weight`` (OC, C, kh, kw) -> (N, OC, oh, ow), ``oh = (H + 2ph - kh) // sh + 1``.
+
+    Forward   col = im2col(x)                      (C*kh*kw, N*oh*ow)
+              Y   = W @ col + b                    W = weight as (OC, C*kh*kw); Y as (OC, N*oh*ow)
+    Backward  G   = dL/dY                          (OC, N*oh*ow)
+              dW  = G @ col^T,  db = sum_cols G
+              dx  = col2im(W^T @ G)                col2im is the adjoint of im2col: overlapping windows add up
+    """
+    op = "conv2d"
+    x, weight = as_tensor(x), as_tensor(weight)
+    bias = None if bias is None else as_tensor(bias)
+    check_rank(x, 4, op, "(N, C, H, W)")
+    check_rank(weight, 4, op, "weight (out_channels, in_channels, kh, kw)")
+    check_float(x, op)
+    check_same_dtype(op, input=x, weight=weight, bias=bias)
+    stride, padding = pair(stride, "stride", op, 1), pair(padding, "padding", op, 0)
+    n, c, h, w = x.shape
+    oc, wc, kh, kw = weight.shape
+    if c != wc:
+        raise ValueError(f"{op}: expected input with {wc} channels, shape (N, {wc}, H, W), got {x.shape}")
+    if bias is not None and bias.shape != (oc,):
+        raise ValueError(f"{op}: expected bias of shape ({oc},), got {bias.shape}")
+    if kh > h + 2 * padding[0] or kw > w + 2 * padding[1]:
+        raise ValueError(f"{op}: kernel {kh}x{kw} is larger than the padded input "
+                         f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input {h}x{w}, padding {padding})")
+    oh, ow = output_hw(h, w, (kh, kw), stride, padding)
+    k = get_backend().kernels
+
+    col = k.im2col(x.data, (kh, kw), stride, padding)
+    w2 = weight.data.reshape(oc, -1)
+    y = k.gemm_to_nchw(w2 @ col, n, None if bias is None else bias.data).reshape(n, oc, oh, ow)
+
+    def backward(g):
+        g2 = k.nchw_to_gemm(g)
+        dw = (g2 @ col.T).reshape(weight.shape) if weight.requires_grad else None
+        db = g2.sum(axis=1) if bias is not None and bias.requires_grad else None
+        dx = k.col2im(w2.T @ g2, x.shape, (kh, kw), stride, padding) if x.requires_grad else None
+        return dx, dw, db
+
+    return Tensor.from_op(y, (x, weight) if bias is None else (x, weight, bias), backward, op)
