@@ -78,7 +78,8 @@ def assert_close(got, want):
 
 
 @pytest.fixture(params=list(ENGINES), scope="module")
-def engine(request):
+def kernels(request):
+    """The kernel module of each engine under test (conftest's ``engine`` switches whole backends instead)."""
     return ENGINES[request.param]
 
 
@@ -89,31 +90,31 @@ def engine(request):
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES, ids=ids)
-def test_im2col_equals_reference(engine, case, dtype, layout):
+def test_im2col_equals_reference(kernels, case, dtype, layout):
     shape, k, s, p = case
     x = randn(shape, dtype)
-    assert_same(engine.im2col(as_layout(x, layout), k, s, p), reference.im2col(x, k, s, p))
+    assert_same(kernels.im2col(as_layout(x, layout), k, s, p), reference.im2col(x, k, s, p))
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "transposed"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES, ids=ids)
-def test_col2im_equals_reference(engine, case, dtype, layout):
+def test_col2im_equals_reference(kernels, case, dtype, layout):
     shape, k, s, p = case
     col_shape = reference.im2col(np.zeros(shape, dtype), k, s, p).shape
     col = randn(col_shape, dtype, seed=1)
     view = np.asfortranarray(col) if layout == "transposed" else col
-    assert_close(engine.col2im(view, shape, k, s, p), reference.col2im(col, shape, k, s, p))
+    assert_close(kernels.col2im(view, shape, k, s, p), reference.col2im(col, shape, k, s, p))
 
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=ids)
-def test_col2im_is_the_adjoint_of_im2col(engine, case):
+def test_col2im_is_the_adjoint_of_im2col(kernels, case):
     """<im2col(x), c> == <x, col2im(c)>: the backward of a copy sums what the copy duplicated."""
     shape, k, s, p = case
     x = randn(shape, np.float64)
     c = randn(reference.im2col(x, k, s, p).shape, np.float64, seed=1)
-    lhs = np.vdot(engine.im2col(x, k, s, p), c)
-    rhs = np.vdot(x, engine.col2im(c, shape, k, s, p))
+    lhs = np.vdot(kernels.im2col(x, k, s, p), c)
+    rhs = np.vdot(x, kernels.col2im(c, shape, k, s, p))
     assert lhs == pytest.approx(rhs, rel=1e-12)
 
 
@@ -127,21 +128,21 @@ def test_reference_im2col_equals_python_loops(case):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("with_bias", [False, True])
 @pytest.mark.parametrize("layout", ["contiguous", "fortran"])
-def test_gemm_to_nchw_equals_reference(engine, dtype, with_bias, layout):
+def test_gemm_to_nchw_equals_reference(kernels, dtype, with_bias, layout):
     n, oc, L = 3, 5, 7
     y = randn((oc, n * L), dtype)
     bias = randn(oc, dtype, seed=2) if with_bias else None
     view = np.asfortranarray(y) if layout == "fortran" else y
-    got = engine.gemm_to_nchw(view, n, bias)
+    got = kernels.gemm_to_nchw(view, n, bias)
     assert got.flags.c_contiguous
     assert_same(got, reference.gemm_to_nchw(y, n, bias))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_nchw_to_gemm_equals_reference(engine, dtype, layout):
+def test_nchw_to_gemm_equals_reference(kernels, dtype, layout):
     g = randn((3, 4, 5, 6), dtype)
-    got = engine.nchw_to_gemm(as_layout(g, layout))
+    got = kernels.nchw_to_gemm(as_layout(g, layout))
     assert got.flags.c_contiguous
     assert_same(got, reference.nchw_to_gemm(g))
 
@@ -153,10 +154,10 @@ def test_nchw_to_gemm_equals_reference(engine, dtype, layout):
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", POOL_CASES, ids=ids)
-def test_maxpool_forward_equals_reference(engine, case, dtype, layout):
+def test_maxpool_forward_equals_reference(kernels, case, dtype, layout):
     shape, k, s, p = case
     x = randn(shape, dtype)
-    y, argmax = engine.maxpool_forward(as_layout(x, layout), k, s, p)
+    y, argmax = kernels.maxpool_forward(as_layout(x, layout), k, s, p)
     y_ref, argmax_ref = reference.maxpool_forward(x, k, s, p)
     assert_same(y, y_ref)
     assert_same(argmax, argmax_ref)
@@ -164,10 +165,10 @@ def test_maxpool_forward_equals_reference(engine, case, dtype, layout):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", POOL_CASES, ids=ids)
-def test_maxpool_ties_go_to_the_first_maximum_in_row_major_order(engine, case, dtype):
+def test_maxpool_ties_go_to_the_first_maximum_in_row_major_order(kernels, case, dtype):
     shape, k, s, p = case
     x = np.random.default_rng(3).integers(0, 3, shape).astype(dtype)  # three values: ties in most windows
-    y, argmax = engine.maxpool_forward(x, k, s, p)
+    y, argmax = kernels.maxpool_forward(x, k, s, p)
     y_loops, argmax_loops = maxpool_loops(x, k, s, p)
     assert_same(y, y_loops)
     assert_same(argmax, argmax_loops)
@@ -176,12 +177,12 @@ def test_maxpool_ties_go_to_the_first_maximum_in_row_major_order(engine, case, d
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", POOL_CASES, ids=ids)
-def test_maxpool_nan_wins_its_window(engine, case, dtype):
+def test_maxpool_nan_wins_its_window(kernels, case, dtype):
     shape, k, s, p = case
     x = randn(shape, dtype)
     x.flat[::7] = np.nan
     x.flat[3::11] = np.nan  # some windows hold two NaNs: the first one wins
-    y, argmax = engine.maxpool_forward(x, k, s, p)
+    y, argmax = kernels.maxpool_forward(x, k, s, p)
     y_ref, argmax_ref = reference.maxpool_forward(x, k, s, p)
     assert_same(y, y_ref)
     assert_same(argmax, argmax_ref)
@@ -200,12 +201,12 @@ def test_reference_maxpool_equals_python_loops(case):
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", POOL_CASES, ids=ids)
-def test_maxpool_backward_equals_reference(engine, case, dtype, layout):
+def test_maxpool_backward_equals_reference(kernels, case, dtype, layout):
     shape, k, s, p = case
     x = np.random.default_rng(4).integers(0, 3, shape).astype(dtype)  # ties: one input wins several windows
     _, argmax = reference.maxpool_forward(x, k, s, p)
     gy = randn(argmax.shape, dtype, seed=5)
-    got = engine.maxpool_backward(as_layout(gy, layout), as_layout(argmax, layout), shape)
+    got = kernels.maxpool_backward(as_layout(gy, layout), as_layout(argmax, layout), shape)
     assert_close(got, reference.maxpool_backward(gy, argmax, shape))
 
 
@@ -222,16 +223,16 @@ def special_values(dtype):
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_relu_equals_reference(engine, dtype, layout):
+def test_relu_equals_reference(kernels, dtype, layout):
     x = special_values(dtype)
-    assert_same(engine.relu_forward(as_layout(x, layout)), reference.relu_forward(x))
+    assert_same(kernels.relu_forward(as_layout(x, layout)), reference.relu_forward(x))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_relu_backward_equals_reference(engine, dtype, layout):
+def test_relu_backward_equals_reference(kernels, dtype, layout):
     gy, y = special_values(dtype), reference.relu_forward(randn((4, 3, 5, 6), dtype, seed=1))
-    got = engine.relu_backward(as_layout(gy, layout), as_layout(y, layout))
+    got = kernels.relu_backward(as_layout(gy, layout), as_layout(y, layout))
     with np.errstate(invalid="ignore"):  # inf * 0 -> NaN, on purpose
         want = reference.relu_backward(gy, y)
     assert_same(got, want)
@@ -239,11 +240,11 @@ def test_relu_backward_equals_reference(engine, dtype, layout):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("p", [0.0, 0.5, 0.7, 1.0])
-def test_dropout_mask_equals_reference(engine, dtype, p):
+def test_dropout_mask_equals_reference(kernels, dtype, p):
     u = np.random.default_rng(6).random((64, 100)).astype(dtype)
     u.flat[:3] = [0.0, p, np.nextafter(dtype(p), dtype(0))]  # exactly p is kept; just below is dropped
-    assert_same(engine.dropout_mask(u, p), reference.dropout_mask(u, p))
-    assert_same(engine.dropout_mask(u[:, ::2], p), reference.dropout_mask(u[:, ::2], p))
+    assert_same(kernels.dropout_mask(u, p), reference.dropout_mask(u, p))
+    assert_same(kernels.dropout_mask(u[:, ::2], p), reference.dropout_mask(u[:, ::2], p))
 
 
 # ---------------------------------------------------------------------------------------------------------
