@@ -1,2 +1,337 @@
-"""Numba kernels for the CPU hot paths (placeholder: same as the reference until written)."""
-from .reference import *  # noqa: F401,F403
+"""Numba kernels for the CPU: the same functions as :mod:`minialex.kernels.reference`, compiled.
+
+The reference copies one strided slice per kernel offset and builds temporaries (padded copies, masks,
+``where`` results); here each kernel is one pass over its output, parallel over the N*C image planes
+(``prange``) so a thread's reads stay inside one plane that fits in its cache. Inputs may be
+non-contiguous: Numba compiles a strided ("A" layout) version of a kernel for them, so nothing is copied
+except in the element-wise kernels, which run on the flat buffer (see :func:`_flat`).
+
+Arithmetic stays in the input's dtype: constants are made with ``x.dtype.type`` and the dropout scale and
+the bias are converted before they reach a kernel, because Numba types a bare ``0`` or ``-np.inf`` as
+int64/float64 and would then compute a float32 select in float64.
+
+Compiled code is cached on disk (``cache=True``); see :func:`_jit` for why the first compile takes a file lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import tempfile
+
+import numpy as np
+from numba import njit, prange
+
+from .geometry import output_hw
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; concurrent first runs there may still race on Numba's cache index
+    fcntl = None
+
+
+def _open_lock_file():
+    """The lock file shared by this user's processes, or None where there is no flock or no writable folder."""
+    if fcntl is None:
+        return None
+    folder = os.environ.get("NUMBA_CACHE_DIR") or tempfile.gettempdir()
+    try:
+        os.makedirs(folder, exist_ok=True)
+        return open(os.path.join(folder, f"minialex-numba-{os.getuid()}.lock"), "a")
+    except OSError:  # better an unlikely race than no kernels
+        return None
+
+
+@contextlib.contextmanager
+def _cache_lock():
+    """Hold an exclusive lock, across processes, while a kernel compiles or loads from the cache."""
+    f = _open_lock_file()
+    if f is None:
+        yield
+        return
+    with f:  # closing the file releases the lock
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _jit(fn):
+    """``njit(parallel=True, cache=True)``, compiling each new signature under :func:`_cache_lock`.
+
+    Numba writes each cache file atomically (temp file + ``os.replace``), so no process ever reads a torn
+    file. But it updates a function's index (signature -> data file ``<name>.N.nbc``) by read-modify-write
+    without a lock (``IndexDataCacheFile.save`` in numba 0.68): two processes saving *different* signatures
+    of one kernel at the same moment (float32 here, float64 there) can both pick the same N, and the index
+    can end up pointing one signature at the other's machine code. The window is tiny (not seen in 25
+    tries) but the failure is bad; numba/numba#10128 is the same class of race, and its maintainers
+    suggest a file lock. Holding one around the first compile of each signature serialises the updates:
+    the second process finds the first one's entry and loads it. Later calls never touch the lock.
+    """
+    kernel = njit(parallel=True, cache=True, fastmath=False)(fn)
+
+    @functools.wraps(fn)
+    def call(*args):
+        types = tuple(kernel.typeof_pyval(a) for a in args)
+        if types not in kernel.overloads:
+            with _cache_lock():
+                kernel.compile(types)
+        return kernel(*args)
+
+    call.dispatcher = kernel
+    return call
+
+
+@njit(cache=True, inline="always")
+def _valid(offset, stride, pad, size, n_out):
+    """The range [lo, hi) of output positions o whose input index ``offset + stride*o - pad`` is in [0, size)."""
+    lo = max(0, (pad - offset + stride - 1) // stride)
+    hi = min(n_out, (size - 1 + pad - offset) // stride + 1)
+    return lo, max(lo, hi)
+
+
+# Indices known to be >= 0 go through _u: Numba skips its negative-index wraparound for unsigned ints, and
+# that branch is what keeps LLVM from vectorising the inner loops (im2col is ~1.7x faster without it).
+_u = np.uint64
+
+
+@njit(cache=True, inline="always")
+def _zero(a, lo, hi):
+    """a[lo:hi] = 0 for a 1-d array (a plain loop: cheaper than a slice assignment for rows this short)."""
+    for k in range(lo, hi):
+        a[_u(k)] = 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Convolution as GEMM
+
+
+@_jit
+def _im2col(x, kh, kw, sh, sw, ph, pw, col):
+    """col[(c*kh + i)*kw + j, (n*oh + y)*ow + x] = x[n, c, i + sh*y - ph, j + sw*x - pw], 0 in the padding."""
+    n, c, h, w = x.shape
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    for p in prange(c * n):  # channel-major: neighbouring tasks write neighbouring stretches of the same rows
+        ch, b = p // n, p % n
+        for i in range(kh):
+            y0, y1 = _valid(i, sh, ph, h, oh)
+            for j in range(kw):
+                x0, x1 = _valid(j, sw, pw, w, ow)
+                out = col[(ch * kh + i) * kw + j, b * oh * ow:(b + 1) * oh * ow]
+                _zero(out, 0, y0 * ow)
+                _zero(out, y1 * ow, oh * ow)
+                for y in range(y0, y1):
+                    src, dst = x[b, ch, i + sh * y - ph], out[y * ow:(y + 1) * ow]
+                    _zero(dst, 0, x0)
+                    _zero(dst, x1, ow)
+                    for xo in range(x0, x1):
+                        dst[_u(xo)] = src[_u(j + sw * xo - pw)]
+
+
+def im2col(x, kernel, stride, padding):
+    """(N, C, H, W) -> (C*kh*kw, N*oh*ow)."""
+    n, c, h, w = x.shape
+    (kh, kw), (oh, ow) = kernel, output_hw(h, w, kernel, stride, padding)
+    col = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+    _im2col(x, kh, kw, *stride, *padding, col)
+    return col
+
+
+@_jit
+def _col2im(col, kh, kw, sh, sw, ph, pw, dx):
+    """dx[n, c, r, s] = sum of col[(c*kh + i)*kw + j, (n*oh + y)*ow + x] over i + sh*y - ph = r, j + sw*x - pw = s.
+
+    A gather per plane: each task owns one (n, c) plane of dx, so overlapping windows add up without races,
+    in the same (i, j) order as the reference -- the sums are bit-identical to it.
+    """
+    n, c, h, w = dx.shape
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    for p in prange(c * n):  # channel-major, as in _im2col: neighbouring tasks read neighbouring columns
+        ch, b = p // n, p % n
+        plane = dx[b, ch]
+        plane[:] = 0
+        for i in range(kh):
+            y0, y1 = _valid(i, sh, ph, h, oh)
+            for j in range(kw):
+                x0, x1 = _valid(j, sw, pw, w, ow)
+                src = col[(ch * kh + i) * kw + j, b * oh * ow:(b + 1) * oh * ow]
+                for y in range(y0, y1):
+                    dst = plane[i + sh * y - ph]
+                    for xo in range(x0, x1):
+                        dst[_u(j + sw * xo - pw)] += src[_u(y * ow + xo)]
+
+
+def col2im(col, x_shape, kernel, stride, padding):
+    """Adjoint of :func:`im2col`: (C*kh*kw, N*oh*ow) -> (N, C, H, W), overlapping windows summed."""
+    dx = np.empty(x_shape, dtype=col.dtype)
+    _col2im(col, *kernel, *stride, *padding, dx)
+    return dx
+
+
+@_jit
+def _gemm_to_nchw(y, bias, out):
+    """out[n, o, l] = y[o, n*L + l] (+ bias[o]): the layout change and the bias add in one pass."""
+    n, oc, L = out.shape
+    for p in prange(n * oc):
+        b, o = p // oc, p % oc
+        dst, src = out[b, o], y[o, b * L:(b + 1) * L]
+        if bias is None:  # resolved at compile time: None has its own type
+            dst[:] = src
+        else:
+            for k in range(L):
+                dst[_u(k)] = src[_u(k)] + bias[o]
+
+
+def gemm_to_nchw(y, n, bias=None):
+    """The conv GEMM's (OC, N*L) result as a contiguous (N, OC, L) array, plus ``bias`` per channel."""
+    oc = y.shape[0]
+    out = np.empty((n, oc, y.shape[1] // n), dtype=y.dtype)
+    _gemm_to_nchw(y, None if bias is None else bias.astype(y.dtype, copy=False), out)
+    return out
+
+
+@_jit
+def _nchw_to_gemm(g, out):
+    """out[o, n, h, w] = g[n, o, h, w], with out contiguous so it reshapes to (OC, N*H*W) for free."""
+    n, oc = g.shape[:2]
+    for p in prange(oc * n):
+        o, b = p // n, p % n
+        out[o, b] = g[b, o]
+
+
+def nchw_to_gemm(g):
+    """(N, OC, H, W) -> contiguous (OC, N*H*W): the layout the conv GEMMs consume."""
+    n, oc = g.shape[:2]
+    if g.ndim != 4:
+        g = g.reshape(n, oc, -1, 1)
+    out = np.empty((oc, n) + g.shape[2:], dtype=g.dtype)
+    _nchw_to_gemm(g, out)
+    return out.reshape(oc, -1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Max-pooling
+
+
+@_jit
+def _maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, argmax):
+    """y[n, c, oy, ox] = max of x[n, c, sh*oy - ph + i, sw*ox - pw + j] over the window; argmax = r*W + s of it.
+
+    Scans the window row-major and replaces the best only on ``>`` (ties keep the first) or when a NaN
+    meets a non-NaN (NaN wins). Padding is -inf, so it can only "win" as the starting position of a
+    window whose real values are all -inf -- exactly what the reference returns then.
+    """
+    n, c, h, w = x.shape
+    oh, ow = y.shape[2:]
+    neg_inf = x.dtype.type(-np.inf)
+    for p in prange(n * c):
+        b, ch = p // c, p % c
+        for oy in range(oh):
+            for ox in range(ow):
+                r0, s0 = sh * oy - ph, sw * ox - pw
+                best, at = neg_inf, r0 * w + s0
+                for r in range(max(r0, 0), min(r0 + kh, h)):
+                    row = x[b, ch, r]
+                    for s in range(max(s0, 0), min(s0 + kw, w)):
+                        v = row[_u(s)]
+                        if v > best or (v != v and best == best):
+                            best, at = v, r * w + s
+                y[b, ch, oy, ox] = best
+                argmax[b, ch, oy, ox] = at
+
+
+def maxpool_forward(x, kernel, stride, padding):
+    """Max over each window -> (y, argmax); argmax is the flat index into the input's H*W plane.
+
+    Padding counts as -inf. Ties go to the first maximum in row-major window order; NaN wins (as PyTorch).
+    """
+    n, c, h, w = x.shape
+    oh, ow = output_hw(h, w, kernel, stride, padding)
+    y = np.empty((n, c, oh, ow), dtype=x.dtype)
+    argmax = np.empty((n, c, oh, ow), dtype=np.int32)
+    _maxpool_forward(x, *kernel, *stride, *padding, y, argmax)
+    return y, argmax
+
+
+@_jit
+def _maxpool_backward(gy, argmax, dx):
+    """dx[n, c, argmax[n, c, oy, ox]] += gy[n, c, oy, ox], with dx as (N, C, H*W) planes, one task per plane.
+
+    An arg-max outside the plane (only from an all -inf window starting in the padding) is dropped rather
+    than written out of bounds.
+    """
+    n, c, hw = dx.shape
+    oh, ow = gy.shape[2:]
+    for p in prange(n * c):
+        b, ch = p // c, p % c
+        plane = dx[b, ch]
+        plane[:] = 0
+        for oy in range(oh):
+            for ox in range(ow):
+                k = argmax[b, ch, oy, ox]
+                if 0 <= k < hw:
+                    plane[_u(k)] += gy[b, ch, oy, ox]
+
+
+def maxpool_backward(gy, argmax, x_shape):
+    """Route each output gradient to its window's arg-max; windows that overlap add up."""
+    n, c, h, w = x_shape
+    dx = np.empty((n, c, h * w), dtype=gy.dtype)
+    _maxpool_backward(gy, argmax, dx)
+    return dx.reshape(x_shape)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Element-wise kernels: one fused pass instead of NumPy's temporaries (``y > 0``, ``u >= p``, the product).
+
+
+def _flat(a):
+    """``a`` as a 1-d array: a view when ``a`` is contiguous, else a C-order copy -- one sequential pass
+    here is cheaper than a strided N-d kernel, and the library's activations are contiguous anyway."""
+    return a.reshape(-1)
+
+
+@_jit
+def _relu_forward(x, out):
+    """out = max(x, 0), NaN passing through as in ``np.maximum``."""
+    zero = x.dtype.type(0)  # a bare 0 would make the select float64
+    for k in prange(x.size):
+        v = x[k]
+        out[k] = v if v > 0 or v != v else zero
+
+
+def relu_forward(x):
+    out = np.empty(x.shape, dtype=x.dtype)
+    _relu_forward(_flat(x), out.reshape(-1))
+    return out
+
+
+@_jit
+def _relu_backward(gy, y, out):
+    """out = gy * (y > 0): a product rather than a select, so a NaN or inf in gy propagates like the reference."""
+    zero, one = gy.dtype.type(0), gy.dtype.type(1)
+    for k in prange(gy.size):
+        out[k] = gy[k] * (one if y[k] > 0 else zero)
+
+
+def relu_backward(gy, y):
+    """dL/dx = dL/dy where the unit was active (y > 0), else 0."""
+    out = np.empty(gy.shape, dtype=gy.dtype)
+    _relu_backward(_flat(gy), _flat(y), out.reshape(-1))
+    return out
+
+
+@_jit
+def _dropout_mask(u, p, scale, out):
+    """out = scale where u >= p (kept), else 0."""
+    zero = u.dtype.type(0)
+    for k in prange(u.size):
+        out[k] = scale if u[k] >= p else zero
+
+
+def dropout_mask(u, p):
+    """Inverted-dropout mask from uniforms ``u`` in [0, 1): 0 where dropped, 1/(1-p) where kept."""
+    scale = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
+    out = np.empty(u.shape, dtype=u.dtype)
+    # p and scale in u's dtype: NumPy compares a float32 array with a Python float in float32 (NEP 50)
+    _dropout_mask(_flat(u), u.dtype.type(p), u.dtype.type(scale), out.reshape(-1))
+    return out
