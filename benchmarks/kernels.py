@@ -44,7 +44,7 @@ def alexnet_cases(batch):
         x = rng.standard_normal(shape, dtype=np.float32)
         y, argmax = reference.maxpool_forward(x, (3, 3), (2, 2), (0, 0))
         cases.append((f"{name} maxpool fwd", "maxpool_forward", (x, (3, 3), (2, 2), (0, 0))))
-        cases.append((f"{name} maxpool bwd", "maxpool_backward", (y, argmax, shape)))
+        cases.append((f"{name} maxpool bwd", "maxpool_backward", (y, argmax, shape, (3, 3), (2, 2), (0, 0))))
     return cases
 
 
@@ -65,7 +65,7 @@ from minialex.kernels import cpu_numba as k
 t1 = time.perf_counter()
 x = np.ones((2, 3, 8, 8), np.float32)
 col = k.im2col(x, (3, 3), (1, 1), (1, 1)); k.col2im(col, x.shape, (3, 3), (1, 1), (1, 1))
-y, a = k.maxpool_forward(x, (3, 3), (2, 2), (0, 0)); k.maxpool_backward(y, a, x.shape)
+y, a = k.maxpool_forward(x, (3, 3), (2, 2), (0, 0)); k.maxpool_backward(y, a, x.shape, (3, 3), (2, 2), (0, 0))
 k.gemm_to_nchw(col[:4], 2, np.ones(4, np.float32)); k.nchw_to_gemm(x)
 k.relu_backward(k.relu_forward(x), x); k.dropout_mask(x, 0.5)
 print(f"{t1 - t0:.3f} {time.perf_counter() - t1:.3f}")

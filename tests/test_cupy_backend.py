@@ -91,7 +91,7 @@ def test_kernels_run_in_order_on_a_non_default_stream():
         dx = gpu.maxpool_backward(y, argmax, x.shape, *geometry)
         dx_host = cupy.asnumpy(dx)
     expected_y, expected_argmax = reference.maxpool_forward(x * 2, *geometry)
-    assert_matches(dx_host, reference.maxpool_backward(expected_y, expected_argmax, x.shape), "on a stream",
+    assert_matches(dx_host, reference.maxpool_backward(expected_y, expected_argmax, x.shape, *geometry), "on a stream",
                    **TOLERANCE[np.float32])
 
 

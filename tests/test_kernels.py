@@ -206,8 +206,8 @@ def test_maxpool_backward_equals_reference(kernels, case, dtype, layout):
     x = np.random.default_rng(4).integers(0, 3, shape).astype(dtype)  # ties: one input wins several windows
     _, argmax = reference.maxpool_forward(x, k, s, p)
     gy = randn(argmax.shape, dtype, seed=5)
-    got = kernels.maxpool_backward(as_layout(gy, layout), as_layout(argmax, layout), shape)
-    assert_close(got, reference.maxpool_backward(gy, argmax, shape))
+    got = kernels.maxpool_backward(as_layout(gy, layout), as_layout(argmax, layout), shape, k, s, p)
+    assert_close(got, reference.maxpool_backward(gy, argmax, shape, k, s, p))
 
 
 # ---------------------------------------------------------------------------------------------------------

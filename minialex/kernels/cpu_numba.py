@@ -217,8 +217,8 @@ def _maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, argmax):
     """y[n, c, oy, ox] = max of x[n, c, sh*oy - ph + i, sw*ox - pw + j] over the window; argmax = r*W + s of it.
 
     Scans the window row-major and replaces the best only on ``>`` (ties keep the first) or when a NaN
-    meets a non-NaN (NaN wins). Padding is -inf, so it can only "win" as the starting position of a
-    window whose real values are all -inf -- exactly what the reference returns then.
+    meets a non-NaN (NaN wins). Only in-bounds elements compete: a window of all -inf reports its first
+    in-bounds element, as the reference and PyTorch do.
     """
     n, c, h, w = x.shape
     oh, ow = y.shape[2:]
@@ -228,7 +228,7 @@ def _maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, argmax):
         for oy in range(oh):
             for ox in range(ow):
                 r0, s0 = sh * oy - ph, sw * ox - pw
-                best, at = neg_inf, r0 * w + s0
+                best, at = neg_inf, max(r0, 0) * w + max(s0, 0)
                 for r in range(max(r0, 0), min(r0 + kh, h)):
                     row = x[b, ch, r]
                     for s in range(max(s0, 0), min(s0 + kw, w)):
@@ -256,8 +256,7 @@ def maxpool_forward(x, kernel, stride, padding):
 def _maxpool_backward(gy, argmax, dx):
     """dx[n, c, argmax[n, c, oy, ox]] += gy[n, c, oy, ox], with dx as (N, C, H*W) planes, one task per plane.
 
-    An arg-max outside the plane (only from an all -inf window starting in the padding) is dropped rather
-    than written out of bounds.
+    An arg-max outside the plane (impossible from ``maxpool_forward``) is dropped, never written out of bounds.
     """
     n, c, hw = dx.shape
     oh, ow = gy.shape[2:]
@@ -272,8 +271,8 @@ def _maxpool_backward(gy, argmax, dx):
                     plane[_u(k)] += gy[b, ch, oy, ox]
 
 
-def maxpool_backward(gy, argmax, x_shape):
-    """Route each output gradient to its window's arg-max; windows that overlap add up."""
+def maxpool_backward(gy, argmax, x_shape, kernel, stride, padding):
+    """Route each output gradient to its window's arg-max; windows that overlap add up (geometry unused)."""
     n, c, h, w = x_shape
     dx = np.empty((n, c, h * w), dtype=gy.dtype)
     _maxpool_backward(gy, argmax, dx)

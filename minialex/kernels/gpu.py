@@ -159,7 +159,8 @@ def _maxpool_forward_kernel(x, y, argmax, kernel, stride, padding):
     n, c = _peel(rest, y.shape[1])
     top, left = oy * sh - ph, ox * sw - pw
     pad = x.dtype.type(-math.inf)
-    best, best_h, best_w = _read_padded(x, n, c, top, left, pad), top, left
+    first_h, first_w = (top if top > 0 else 0), (left if left > 0 else 0)  # first in-bounds element competes
+    best, best_h, best_w = x[n, c, first_h, first_w], first_h, first_w
     for i in range(kh):
         for j in range(kw):
             v = _read_padded(x, n, c, top + i, left + j, pad)
@@ -245,19 +246,13 @@ def maxpool_forward(x, kernel, stride, padding):
     return y, argmax
 
 
-def maxpool_backward(gy, argmax, x_shape, kernel=None, stride=None, padding=None):
+def maxpool_backward(gy, argmax, x_shape, kernel, stride, padding):
     """Route each output gradient to its window's arg-max; windows that overlap add up.
 
-    With the pooling geometry, a gather: one thread per input pixel (n, c, h, w) computes::
+    A gather, so no atomics and the same sums every run: one thread per input pixel (n, c, h, w) computes::
 
         dx[n, c, h, w] = sum of gy[n, c, oy, ox] over the windows covering (h, w) with argmax == h*W + w
-
-    Without it (the reference signature) the windows covering a pixel are unknown, so this falls back to
-    the reference scatter-add (``bincount``), which on CuPy uses atomics: correct, but its float sums may
-    differ in the last bits from run to run.
     """
-    if kernel is None:
-        return reference.maxpool_backward(gy, argmax, x_shape)
     xp = array_module(gy)
     gy, argmax = xp.ascontiguousarray(gy), xp.ascontiguousarray(argmax)
     kernel, stride, padding = _pairs(kernel, stride, padding)

@@ -101,8 +101,10 @@ def maxpool_forward(x, kernel, stride, padding):
     return y, (rows * w + cols).astype(xp.int32)
 
 
-def maxpool_backward(gy, argmax, x_shape):
-    """Route each output gradient to its window's arg-max; windows that overlap add up."""
+def maxpool_backward(gy, argmax, x_shape, kernel, stride, padding):
+    """Route each output gradient to its window's arg-max; windows that overlap add up.
+
+    A scatter-add over ``argmax``; the geometry is unused here (the GPU engine's gather needs it)."""
     xp = array_module(gy)
     n, c, h, w = x_shape
     plane = (xp.arange(n * c, dtype=xp.int64) * (h * w)).reshape(n, c, 1, 1)
