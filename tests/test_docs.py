@@ -34,7 +34,7 @@ def test_line_links_point_at_the_function_they_name(path):
         head = lines[int(first) - 1].strip()
         name = re.match(r"(?:def|class) (\w+)", head)
         assert name and name.group(1) in text, \
-            f"{path.name}: link [{text}] to {file} line {first} finds {head!r}: update the line numbers"
+            f"{path.name}: link [{text}] to {file} line {first} finds {head!r}: update the line numbers (python docs/relink.py)"
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)

@@ -29,4 +29,8 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
                          f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input shape {x.shape})")
     k = get_backend().kernels
     y, argmax = k.maxpool_forward(x.data, kernel, stride, padding)
-    return Tensor.from_op(y, (x,), lambda g: (k.maxpool_backward(g, argmax, x.shape, kernel, stride, padding),), op)
+
+    def backward(g):
+        return (k.maxpool_backward(g, argmax, x.shape, kernel, stride, padding),)
+
+    return Tensor.from_op(y, (x,), backward, op)
