@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = [
     "minialex.exercises.command",
     "minialex.trace",
     "minialex.pictures",
+    "minialex.bench",
 ]
 
 
