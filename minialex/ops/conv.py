@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import get_backend
 from ..kernels.geometry import output_hw
-from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype, pair
+from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype, mm, pair
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0) -> Tensor:
@@ -13,7 +13,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     Forward   col = im2col(x)                      (C*kh*kw, N*oh*ow)
               Y   = W @ col + b                    W = weight as (OC, C*kh*kw); Y as (OC, N*oh*ow)
     Backward  G   = dL/dY                          (OC, N*oh*ow)
-              dW  = G @ col^T = (col @ G^T)^T,  db = sum_cols G
+              dW  = G @ col^T,  db = sum_cols G
               dx  = col2im(W^T @ G)                col2im is the adjoint of im2col: overlapping windows add up
     """
     op = "conv2d"
@@ -36,15 +36,14 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     oh, ow = output_hw(h, w, (kh, kw), stride, padding)
     k = get_backend().kernels
 
+    # Y and dcol stay plain @: their row-major results are the layout gemm_to_nchw and col2im read fastest
     col = k.im2col(x.data, (kh, kw), stride, padding)
     w2 = weight.data.reshape(oc, -1)
     y = k.gemm_to_nchw(w2 @ col, n, None if bias is None else bias.data).reshape(n, oc, oh, ow)
 
     def backward(g):
         g2 = k.nchw_to_gemm(g)
-        # dW^T = col @ G^T: the same product, but OpenBLAS's threaded G @ col^T is 35x slower on conv1's shape
-        # (96 x 373248 x 121 at batch 128, 224 px) and 10-30% slower on the others
-        dw = (col @ g2.T).T.reshape(weight.shape) if weight.requires_grad else None
+        dw = mm(g2, col.T).reshape(weight.shape) if weight.requires_grad else None
         db = g2.sum(axis=1) if bias is not None and bias.requires_grad else None
         dx = k.col2im(w2.T @ g2, x.shape, (kh, kw), stride, padding) if x.requires_grad else None
         return dx, dw, db
