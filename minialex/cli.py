@@ -11,7 +11,9 @@ import importlib
 import sys
 
 # Modules that contribute subcommands, in the order ``--help`` lists them.
-SUBCOMMAND_MODULES = ["minialex.cli"]
+SUBCOMMAND_MODULES = ["minialex.cli",
+                      "minialex.train",
+                      "minialex.evaluate"]
 
 
 def add_parser(subparsers) -> None:
