@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Modules that contribute subcommands, in the order ``--help`` lists them.
-SUBCOMMAND_MODULES = ["minialex.cli",
-                      "minialex.train",
-                      "minialex.evaluate"]
+SUBCOMMAND_MODULES = [
+    "minialex.cli",
+    "minialex.train",
+    "minialex.evaluate",
+    "minialex.exercises.command",
+    "minialex.trace",
+    "minialex.pictures",
+]
 
 
 def add_parser(subparsers) -> None:
@@ -80,9 +86,15 @@ def main(argv=None) -> int:
             return 2
     try:
         return args.func(args) or 0
+    except ValueError as e:  # bad input the library explained (shapes, sizes, data files, checkpoints)
+        print(f"minialex {args.command}: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\nminialex: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head & co.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

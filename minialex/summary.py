@@ -26,6 +26,22 @@ def _leaves(module, prefix=""):
             yield prefix + name, child
 
 
+def describe(layer) -> str:
+    """A compact one-line description: ``Conv2d 1->96 11x11/4 p1``, ``MaxPool2d 3x3/2``, ``Linear 6400->4096``."""
+    hw = lambda p: f"{p[0]}x{p[1]}" if p[0] != p[1] else f"{p[0]}"  # noqa: E731
+    if isinstance(layer, nn.Conv2d):
+        return (f"Conv2d {layer.in_channels}->{layer.out_channels} {layer.kernel_size[0]}x{layer.kernel_size[1]}"
+                f"/{hw(layer.stride)} p{hw(layer.padding)}")
+    if isinstance(layer, nn.MaxPool2d):
+        pad = f" p{hw(layer.padding)}" if any(layer.padding) else ""
+        return f"MaxPool2d {layer.kernel_size[0]}x{layer.kernel_size[1]}/{hw(layer.stride)}{pad}"
+    if isinstance(layer, nn.Linear):
+        return f"Linear {layer.in_features}->{layer.out_features}"
+    if isinstance(layer, nn.Dropout):
+        return f"Dropout p={layer.p}"
+    return type(layer).__name__
+
+
 def layer_table(model: nn.Module, input_shape) -> list[LayerRow]:
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"summary: needs an nn.Sequential (its layer order is known), got {type(model).__name__}")
@@ -33,21 +49,21 @@ def layer_table(model: nn.Module, input_shape) -> list[LayerRow]:
     for name, layer in _leaves(model):
         flops = layer.flops(shape)
         shape = layer.output_shape(shape)
-        rows.append(LayerRow(name, repr(layer), shape, layer.num_parameters(), flops))
+        rows.append(LayerRow(name, describe(layer), shape, layer.num_parameters(), flops))
     return rows
 
 
 def summary(model: nn.Module, input_shape, file=None) -> str:
     """Print (and return) the table for one input of ``input_shape``, e.g. (1, 1, 224, 224)."""
     rows = layer_table(model, input_shape)
-    width = max(len(r.layer) for r in rows)
+    width = max(len(r.layer) for r in rows) + 2
     lines = [f"{'#':<4} {'layer':<{width}}  {'output shape':<20} {'params':>12} {'FLOPs':>15}",
-             "-" * (width + 57),
+             "-" * (width + 70),
              f"{'':<4} {'input':<{width}}  {str(tuple(input_shape)):<20} {'':>12} {'':>15}"]
     for r in rows:
         lines.append(f"{r.name:<4} {r.layer:<{width}}  {str(r.output_shape):<20} {r.params:>12,} {r.flops:>15,}")
     total_params, total_flops = sum(r.params for r in rows), sum(r.flops for r in rows)
-    lines += ["-" * (width + 57),
+    lines += ["-" * (width + 70),
               f"total parameters {total_params:,}; forward FLOPs {total_flops:,} "
               f"({total_flops / 1e9:.2f} GFLOP per batch of {input_shape[0]}; training ~3x)"]
     text = "\n".join(lines)

@@ -22,3 +22,8 @@ def test_asking_for_cupy_without_it_is_one_clear_line():
     if r.returncode == 0:  # a machine with a GPU and CuPy
         return
     assert r.returncode == 2 and "Traceback" not in r.stderr and "cupy" in r.stderr.lower()
+
+
+def test_too_small_input_size_is_a_clear_error(capsys):
+    assert main(["summary", "--input-size", "50"]) == 2
+    assert "input_size must be at least 65" in capsys.readouterr().err

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ..backend import device_rng, get_backend
-from .common import Tensor, check_float
+from .common import Tensor, as_tensor, check_float
 
 
 def relu(x: Tensor) -> Tensor:
     """y = max(x, 0);  dx = g * (y > 0)."""
+    x = as_tensor(x)
     check_float(x, "relu")
     k = get_backend().kernels
     y = k.relu_forward(x.data)
@@ -21,6 +22,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator=None) ->
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    x = as_tensor(x)
     check_float(x, "dropout")
     if not training or p == 0.0:
         return x

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import get_backend
 from ..kernels.geometry import output_hw
-from .common import Tensor, check_float, check_rank, check_same_dtype, pair
+from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype, pair
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0) -> Tensor:
@@ -17,6 +17,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
               dx  = col2im(W^T @ G)                col2im is the adjoint of im2col: overlapping windows add up
     """
     op = "conv2d"
+    x, weight = as_tensor(x), as_tensor(weight)
+    bias = None if bias is None else as_tensor(bias)
     check_rank(x, 4, op, "(N, C, H, W)")
     check_rank(weight, 4, op, "weight (out_channels, in_channels, kh, kw)")
     check_float(x, op)

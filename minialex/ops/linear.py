@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from .common import Tensor, check_float, check_rank, check_same_dtype
+from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b with x (N, in), W (out, in) as in PyTorch.   dx = G W,  dW = G^T x,  db = sum_n G."""
     op = "linear"
+    x, weight = as_tensor(x), as_tensor(weight)
+    bias = None if bias is None else as_tensor(bias)
     check_rank(x, 2, op, "(N, in_features)")
     check_float(x, op)
     check_same_dtype(op, input=x, weight=weight, bias=bias)
@@ -28,6 +30,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def flatten(x: Tensor, start_dim: int = 1) -> Tensor:
     """Merge every axis from ``start_dim`` on: (N, C, H, W) -> (N, C*H*W). The gradient is reshaped back."""
+    x = as_tensor(x)
     if not 0 <= start_dim < max(x.ndim, 1):
         raise ValueError(f"flatten: start_dim {start_dim} out of range for a {x.ndim}-D input of shape {x.shape}")
     out = x.data.reshape(x.shape[:start_dim] + (-1,))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import get_backend
-from .common import Tensor, check_float, check_rank
+from .common import Tensor, as_tensor, check_float, check_rank
 
 
 def log_softmax(z):
@@ -19,6 +19,7 @@ def cross_entropy(logits: Tensor, target) -> Tensor:
     ``logits`` (N, K) float; ``target`` (N,) integer class indices in [0, K).
     """
     op = "cross_entropy"
+    logits = as_tensor(logits)
     xp = get_backend().xp
     check_rank(logits, 2, op, "of logits (N, num_classes)")
     check_float(logits, op, "logits")

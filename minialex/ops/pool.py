@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import get_backend
 from ..kernels.geometry import output_hw
-from .common import Tensor, check_float, check_rank, pair
+from .common import Tensor, as_tensor, check_float, check_rank, pair
 
 
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
@@ -14,6 +14,7 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     in row-major order) and overlapping windows that pick the same element add up.
     """
     op = "max_pool2d"
+    x = as_tensor(x)
     check_rank(x, 4, op, "(N, C, H, W)")
     check_float(x, op)
     kernel = pair(kernel_size, "kernel_size", op, 1)

@@ -1,0 +1,84 @@
+"""Plain-loop forward passes: each op written as directly as its formula, one output element at a time.
+
+Slow and obvious on purpose. The checker compares a learner's forward with these before anything else, so a
+wrong answer is measured against the definition itself, not against another clever implementation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def conv2d(x, w, b, stride, padding):
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    oh, ow = (h + 2 * padding - kh) // stride + 1, (wd + 2 * padding - kw) // stride + 1
+    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    out = np.zeros((n, f, oh, ow))
+    for i_n in range(n):
+        for i_f in range(f):
+            for i in range(oh):
+                for j in range(ow):
+                    window = x_pad[i_n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+                    out[i_n, i_f, i, j] = np.sum(window * w[i_f]) + b[i_f]
+    return out
+
+
+def max_pool2d(x, kernel_size, stride):
+    n, c, h, w = x.shape
+    k = kernel_size
+    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+    out = np.zeros((n, c, oh, ow))
+    for i_n in range(n):
+        for i_c in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    out[i_n, i_c, i, j] = x[i_n, i_c, i * stride:i * stride + k, j * stride:j * stride + k].max()
+    return out
+
+
+def relu(x):
+    out = np.zeros(x.shape)
+    for index, value in np.ndenumerate(x):
+        out[index] = value if value > 0 else 0.0
+    return out
+
+
+def dropout(x, p, seed, training=True):
+    if not training:
+        return x.copy()
+    u = np.random.default_rng(seed).random(x.shape)
+    out = np.zeros(x.shape)
+    for index, value in np.ndenumerate(x):
+        out[index] = value / (1 - p) if u[index] >= p else 0.0
+    return out
+
+
+def linear(x, w, b):
+    n, d = x.shape
+    m = w.shape[0]
+    out = np.zeros((n, m))
+    for i in range(n):
+        for j in range(m):
+            out[i, j] = sum(x[i, k] * w[j, k] for k in range(d)) + b[j]
+    return out
+
+
+def cross_entropy(logits, target):
+    total = 0.0
+    for z, t in zip(logits, target):
+        top = max(z)
+        log_sum = top + math.log(sum(math.exp(v - top) for v in z))
+        total += log_sum - z[t]
+    return total / len(logits)
+
+
+def sgd_step(w, dw, v, lr, momentum=0.0, weight_decay=0.0):
+    w_new, v_new = np.zeros(w.shape), np.zeros(v.shape)
+    for index in np.ndindex(w.shape):
+        g = dw[index] + weight_decay * w[index]
+        v_new[index] = momentum * v[index] + g
+        w_new[index] = w[index] - lr * v_new[index]
+    return w_new, v_new
