@@ -50,8 +50,8 @@ def report(result: dict) -> str:
              "", "per-class accuracy:"]
     lines += [f"  {c:<{width}}  {a:.3f}" for c, a in zip(classes, result["per_class"])]
     lines += ["", "confusion matrix (rows: true class, columns: predicted):",
-              " " * (width + 2) + " ".join(f"{i:>5}" for i in range(len(classes)))]
-    lines += [f"  {c:<{width}}" + " ".join(f"{n:>5}" for n in row) + f"   {i}" for i, (c, row) in
+              " " * (width + 6) + " ".join(f"{i:>5}" for i in range(len(classes)))]
+    lines += [f"  {i:>2} {c:<{width}} " + " ".join(f"{n:>5}" for n in row) for i, (c, row) in
               enumerate(zip(classes, confusion))]
     return "\n".join(lines)
 

@@ -26,13 +26,20 @@ def plot_curves(history: list[dict], path, epochs: int | None = None, title: str
     x = [r["epoch"] for r in history]
     for key, label, style in CURVES:
         ax.plot(x, [r[key] for r in history], style, label=label)
-    ax.set_xlabel("epoch")
     ax.set_xlim(1, max(epochs or 1, x[-1] if x else 1, 2))
-    ax.grid(True, alpha=0.3)
+    epoch_axis(ax)
     ax.legend()
     if title:
         ax.set_title(title, fontsize=9)
     _save(fig, path)
+
+
+def epoch_axis(ax) -> None:
+    """Whole epochs on the x axis, a light grid."""
+    from matplotlib.ticker import MaxNLocator
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, alpha=0.3)
 
 
 def plot_confusion(confusion, classes, path, title: str = "confusion matrix") -> None:
