@@ -12,11 +12,13 @@ minialex's (see ``minialex/train.py``): time counts forward + backward + update 
 import argparse
 import json
 import math
+import os
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from minialex import backend, models
 from minialex.data import DataLoader, load_dataset
@@ -41,6 +43,14 @@ def d2l_alexnet(num_classes: int, input_size: int) -> nn.Sequential:
     return net
 
 
+def resume(out: Path, net, optimizer) -> list:
+    state = torch.load(out / "torch_checkpoint.pt")
+    net.load_state_dict(state["net"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    return state["history"]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--resize", type=int, default=96)
@@ -55,6 +65,7 @@ def main():
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", required=True)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/torch_checkpoint.pt (saved every epoch)")
     args = p.parse_args()
 
     started = time.perf_counter()
@@ -71,14 +82,15 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     config = {**vars(args), "framework": f"torch {torch.__version__}", "threads": torch.get_num_threads()}
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    (out / "metrics.jsonl").write_text("")
-    history = []
-    for epoch in range(args.epochs):
+    history = resume(out, net, optimizer) if args.resume else []
+    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
+    for epoch in range(len(history), args.epochs):
         epoch_started = time.perf_counter()
         net.train()
         loss_sum = correct = count = 0
         timed = 0.0
-        for x, y in train_iter.batches(epoch):
+        for x, y in tqdm(train_iter.batches(epoch), total=len(train_iter), desc=f"epoch {epoch + 1}", leave=False,
+                         mininterval=5.0):
             x, y = torch.from_numpy(x), torch.from_numpy(y)
             t = time.perf_counter()
             logits = net(x)
@@ -103,6 +115,9 @@ def main():
                   "test_acc": test_correct / test_count, "examples_per_sec": count / timed,
                   "seconds": time.perf_counter() - epoch_started}
         history.append(record)
+        torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(),
+                    "history": history}, out / "torch_checkpoint.pt.tmp")
+        os.replace(out / "torch_checkpoint.pt.tmp", out / "torch_checkpoint.pt")
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         plot_curves(history, out / "curves.png", epochs=args.epochs, title="PyTorch")

@@ -69,6 +69,9 @@ def _save(fig, path) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             fig.savefig(f, format="png")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a picture should be readable like any file
         os.replace(tmp, path)
     finally:
         _pyplot().close(fig)
