@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES = [
     "minialex.exercises.command",
     "minialex.trace",
     "minialex.pictures",
+    "minialex.bench",
 ]
 
 

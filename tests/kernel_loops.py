@@ -32,8 +32,8 @@ def im2col_loops(x, kernel, stride, padding):
 
 
 def maxpool_loops(x, kernel, stride, padding):
-    """Visit each window row-major; padding reads as -inf; a value replaces the best so far if it is larger,
-    or if it is NaN and the best is not. Returns y and the winner's flat index r*W + s."""
+    """Visit each window's in-bounds elements row-major (padding never competes); a value replaces the best so
+    far if it is larger, or if it is NaN and the best is not. Returns y and the winner's flat index r*W + s."""
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     oh, ow = _out(h, kh, sh, ph), _out(w, kw, sw, pw)
@@ -47,7 +47,9 @@ def maxpool_loops(x, kernel, stride, padding):
                     for i in range(kh):
                         for j in range(kw):
                             r, s = sh * oy - ph + i, sw * ox - pw + j
-                            v = float(x[b, ci, r, s]) if 0 <= r < h and 0 <= s < w else -math.inf
+                            if not (0 <= r < h and 0 <= s < w):
+                                continue
+                            v = float(x[b, ci, r, s])
                             if at is None or v > best or (math.isnan(v) and not math.isnan(best)):
                                 best, at = v, r * w + s
                     y[b, ci, oy, ox], argmax[b, ci, oy, ox] = best, at

@@ -189,6 +189,17 @@ def test_maxpool_nan_wins_its_window(kernels, case, dtype):
     assert_same(argmax, maxpool_loops(x, k, s, p)[1])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_maxpool_minus_infinity_beats_padding(kernels, dtype):
+    x = np.full((1, 2, 5, 5), -np.inf, dtype=dtype)
+    x[0, 1, 2, 2] = 1.0
+    y, argmax = kernels.maxpool_forward(x, (2, 2), (2, 2), (1, 1))
+    assert_same(y, reference.maxpool_forward(x, (2, 2), (2, 2), (1, 1))[0])
+    assert_same(argmax, reference.maxpool_forward(x, (2, 2), (2, 2), (1, 1))[1])
+    assert_same(argmax, maxpool_loops(x, (2, 2), (2, 2), (1, 1))[1])
+    assert argmax.min() >= 0 and argmax.max() < 25
+
+
 @pytest.mark.parametrize("case", POOL_CASES, ids=ids)
 def test_reference_maxpool_equals_python_loops(case):
     shape, k, s, p = case

@@ -10,26 +10,56 @@ Arithmetic stays in the input's dtype: constants are made with ``x.dtype.type`` 
 the bias are converted before they reach a kernel, because Numba types a bare ``0`` or ``-np.inf`` as
 int64/float64 and would then compute a float32 select in float64.
 
+Importing this module makes two process-wide settings, each with an environment switch: Numba's workqueue
+threading layer, and glibc keeping freed memory for reuse (see below for the measurements behind both).
 Compiled code is cached on disk (``cache=True``); see :func:`_jit` for why the first compile takes a file lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
+import platform
 import tempfile
 
+import numba
 import numpy as np
-from numba import config, njit, prange
+from numba import njit, prange
 
 from .geometry import output_hw
 
-# Numba's default 'omp' layer (GNU OpenMP) cost ~8 ms per parallel kernel call on these 2-core VMs, its threads
-# parking between calls and contending with OpenBLAS's: ReLU on (64, 4096) took 8.0 ms with 'omp' and 0.1 ms
-# with 'workqueue' (median of 20). We never nest parallel regions, so workqueue's one limit does not bite.
+# ---------------------------------------------------------------------------------------------------------
+# Two process-wide settings, made when this engine is imported; each has an environment switch.
+
+# Numba's default OpenMP layer keeps its worker spinning after each parallel loop. On a two-core machine that
+# worker competes with the next kernel and with NumPy's BLAS threads for the same cores: a ReLU over a
+# (128, 384, 12, 12) batch took 7-16 ms under OpenMP and 2-4.5 ms under the workqueue pool, whose workers sleep
+# between loops (large kernels such as im2col ran equally fast in both). The workqueue pool must not be
+# entered from two Python threads at once, which minialex never does. NUMBA_THREADING_LAYER still decides.
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    config.THREADING_LAYER = "workqueue"
+    numba.config.THREADING_LAYER = "workqueue"
+
+
+def _keep_freed_memory() -> None:
+    """Have glibc keep freed memory for the next allocation instead of returning it to the system.
+
+    A training step allocates the same large arrays every time (conv2's im2col matrix alone is 792 MiB at
+    batch 128, 224 px). glibc serves blocks that large with mmap and unmaps them on free, so every step
+    page-faults them in afresh: 2.3-3.5 s of system time per step on a 2-core VM, where AlexNet's step went
+    from 11.8-13.2 s to 9.6-9.8 s once freed memory was kept. The price: the process stays at its peak size
+    (peak RSS 3.3 -> 4.0 GB there). MINIALEX_KEEP_FREED_MEMORY=0 leaves the allocator alone.
+    """
+    if os.environ.get("MINIALEX_KEEP_FREED_MEMORY", "1") == "0" or platform.libc_ver()[0] != "glibc":
+        return
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # from <malloc.h>
+    libc = ctypes.CDLL(None)
+    libc.mallopt(M_MMAP_MAX, 0)         # large blocks come from the heap, where free() keeps them...
+    libc.mallopt(M_TRIM_THRESHOLD, -1)  # ...and the heap never shrinks
+
+
+_keep_freed_memory()
 
 try:
     import fcntl
@@ -238,9 +268,12 @@ def _maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, argmax):
                 for r in range(max(r0, 0), min(r0 + kh, h)):
                     row = x[b, ch, r]
                     for s in range(max(s0, 0), min(s0 + kw, w)):
+                        # selects, not an if: which element wins is unpredictable, and a mispredicted branch
+                        # per window cost ~25% of the time
                         v = row[_u(s)]
-                        if v > best or (v != v and best == best):
-                            best, at = v, r * w + s
+                        take = (v > best) | ((v != v) & (best == best))
+                        best = v if take else best
+                        at = r * w + s if take else at
                 y[b, ch, oy, ox] = best
                 argmax[b, ch, oy, ox] = at
 

@@ -28,9 +28,20 @@ def check_same_dtype(op: str, **tensors: Tensor) -> None:
                          "model.double()) so they match")
 
 
+def mm(a, b):
+    """``a @ b`` for 2-D arrays, handed to BLAS with the result's longer side as its rows.
+
+    Same product, same values up to rounding; only the speed differs. OpenBLAS's threaded GEMM is slow when the
+    result is short and wide: on 2 cores, conv1's dW = G @ col^T (96 x 121, summed over 373248 columns) took
+    6.6 s and (col @ G^T)^T 0.15 s; fc2's dx = G @ W (a 128-row batch first) 84 ms against 56 ms. The result
+    of the transposed form is Fortran-ordered, which every consumer here accepts.
+    """
+    return a @ b if a.shape[0] >= b.shape[1] else (b.T @ a.T).T
+
+
 def check_rank(t: Tensor, rank: int, op: str, layout: str) -> None:
     if t.ndim != rank:
         raise ValueError(f"{op}: expected a {rank}-D input {layout}, got shape {t.shape}")
 
 
-__all__ = ["Tensor", "as_tensor", "pair", "check_float", "check_same_dtype", "check_rank"]
+__all__ = ["Tensor", "as_tensor", "pair", "check_float", "check_same_dtype", "check_rank", "mm"]

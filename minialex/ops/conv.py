@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import get_backend
 from ..kernels.geometry import output_hw
-from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype, pair
+from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype, mm, pair
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0) -> Tensor:
@@ -36,13 +36,14 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     oh, ow = output_hw(h, w, (kh, kw), stride, padding)
     k = get_backend().kernels
 
+    # Y and dcol stay plain @: their row-major results are the layout gemm_to_nchw and col2im read fastest
     col = k.im2col(x.data, (kh, kw), stride, padding)
     w2 = weight.data.reshape(oc, -1)
     y = k.gemm_to_nchw(w2 @ col, n, None if bias is None else bias.data).reshape(n, oc, oh, ow)
 
     def backward(g):
         g2 = k.nchw_to_gemm(g)
-        dw = (g2 @ col.T).reshape(weight.shape) if weight.requires_grad else None
+        dw = mm(g2, col.T).reshape(weight.shape) if weight.requires_grad else None
         db = g2.sum(axis=1) if bias is not None and bias.requires_grad else None
         dx = k.col2im(w2.T @ g2, x.shape, (kh, kw), stride, padding) if x.requires_grad else None
         return dx, dw, db

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype
+from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype, mm
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -15,13 +15,13 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     check_same_dtype(op, input=x, weight=weight, bias=bias)
     if x.shape[1] != weight.shape[1]:
         raise ValueError(f"{op}: expected input of shape (N, {weight.shape[1]}), got {x.shape}")
-    y = x.data @ weight.data.T
+    y = mm(x.data, weight.data.T)
     if bias is not None:
         y += bias.data
 
     def backward(g):
-        dx = g @ weight.data if x.requires_grad else None
-        dw = g.T @ x.data if weight.requires_grad else None
+        dx = mm(g, weight.data) if x.requires_grad else None
+        dw = mm(g.T, x.data) if weight.requires_grad else None
         db = g.sum(axis=0) if bias is not None and bias.requires_grad else None
         return dx, dw, db
 

@@ -1,0 +1,398 @@
+"""``minialex bench``: how fast each engine trains AlexNet, layer by layer and step by step, beside PyTorch.
+
+Three measurements, each repeated ``--reps`` times with the contenders interleaved (A, B, C, A, B, C, ...) so that
+load from other processes hits all of them alike; tables show medians and the spread:
+
+* per layer, forward and backward, for every engine (``minialex.trace``), at the first ``--sizes``; each conv layer
+  also as a fraction of what NumPy's matmul reaches on that layer's GEMM shape (OC x C*kh*kw x N*oh*ow);
+* the whole training step (forward, cross-entropy, backward, SGD) in images/s at every size, with PyTorch's
+  identical step (d2l's AlexNet, ``torch.optim.SGD``) when torch is importable; effective GFLOP/s counts training
+  as 3x the forward FLOPs;
+* peak memory of each step configuration: the peak resident set size (VmHWM) of a fresh process that builds
+  the model and trains two steps -- unlike tracemalloc it sees every allocation that was touched, NumPy's,
+  BLAS's and Numba's alike -- and how much of it the steps added (Linux only; skipped elsewhere).
+
+Writes a Markdown report on stdout, ``bench.json`` and ``layers.png`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+from . import models, nn, optim
+from .backend import BackendUnavailable, backend, host_rng, manual_seed
+from .ops import cross_entropy
+from .summary import layer_table
+from .tensor import Tensor
+from .trace import _sync, trace_step
+
+BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # set on some machines; they change NumPy's matmul speed
+
+
+# --- the contenders -------------------------------------------------------------------------------------------
+
+def available_engines() -> list[str]:
+    found = []
+    for name in ("numpy", "numba", "cupy"):
+        try:
+            with backend(name):
+                found.append(name)
+        except BackendUnavailable:
+            pass
+    return found
+
+
+def have_torch() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+class MinialexStep:
+    """One training step of minialex's AlexNet on one engine: forward, cross-entropy, backward, SGD."""
+
+    def __init__(self, engine: str, size: int, batch: int, seed: int = 0):
+        self.engine = engine
+        with backend(engine) as b:
+            manual_seed(seed)
+            self.net = models.alexnet(10, 1, size)
+            self.opt = optim.SGD(self.net.parameters(), lr=0.01)
+            self.x = b.asarray(host_rng().standard_normal((batch, 1, size, size)).astype("float32"))
+            self.y = b.asarray(host_rng().integers(0, 10, batch))
+
+    def __call__(self) -> None:
+        with backend(self.engine):
+            self.opt.zero_grad()
+            cross_entropy(self.net(Tensor(self.x)), self.y).backward()
+            self.opt.step()
+            _sync()
+
+
+def torch_alexnet(size: int):
+    """d2l's AlexNet in PyTorch, layer for layer the same as ``minialex.models.alexnet``."""
+    from torch import nn
+
+    from .models import alexnet_feature_size
+    s = alexnet_feature_size(size)
+    return nn.Sequential(
+        nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Flatten(),
+        nn.Linear(256 * s * s, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
+        nn.Linear(4096, 10))
+
+
+class TorchStep:
+    engine = "torch"
+
+    def __init__(self, size: int, batch: int, seed: int = 0):
+        import torch
+        torch.manual_seed(seed)
+        self.torch = torch
+        self.net = torch_alexnet(size)
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.01)
+        self.x = torch.randn(batch, 1, size, size)
+        self.y = torch.randint(0, 10, (batch,))
+
+    def __call__(self) -> None:
+        self.opt.zero_grad()
+        self.torch.nn.functional.cross_entropy(self.net(self.x), self.y).backward()
+        self.opt.step()
+
+
+def make_step(engine: str, size: int, batch: int):
+    return TorchStep(size, batch) if engine == "torch" else MinialexStep(engine, size, batch)
+
+
+# --- measuring --------------------------------------------------------------------------------------------------
+
+def spread(times: list[float]) -> dict:
+    """Median, quartiles, min and max of a list of seconds."""
+    q = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else [times[0]] * 3
+    return {"median": statistics.median(times), "q1": q[0], "q3": q[2], "min": min(times), "max": max(times),
+            "times": times}
+
+
+def time_steps(engines: list[str], size: int, batch: int, reps: int) -> dict:
+    """Seconds per training step for each engine, interleaved, after one untimed warm-up step each."""
+    steps = {e: make_step(e, size, batch) for e in engines}
+    for step in steps.values():
+        step()  # compiles (Numba), loads caches, touches the buffers once
+    times = {e: [] for e in engines}
+    for _ in range(reps):
+        for e, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[e].append(time.perf_counter() - start)
+    return {e: spread(t) for e, t in times.items()}
+
+
+def time_layers(engines: list[str], size: int, batch: int, reps: int) -> dict:
+    """Per-layer forward and backward milliseconds (medians) for each minialex engine, via ``trace_step``."""
+    steps = {e: MinialexStep(e, size, batch) for e in engines}
+    runs = {e: [] for e in engines}
+    for rep in range(reps + 1):  # the first round is a warm-up
+        for e, s in steps.items():
+            with backend(e):
+                trace = trace_step(s.net, s.x, s.y)
+                s.net.zero_grad()
+            if rep:
+                runs[e].append(trace["rows"])
+    layers = []
+    for i, row in enumerate(runs[engines[0]][0]):
+        entry = {k: row[k] for k in ("name", "layer", "output_shape", "flops")}
+        for e in engines:
+            entry[e] = {d: statistics.median(r[i][f"{d}_ms"] for r in runs[e]) for d in ("forward", "backward")}
+        layers.append(entry)
+    return {"size": size, "batch": batch, "layers": layers}
+
+
+def matmul_gflops(m: int, k: int, n: int, reps: int = 3) -> float:
+    """NumPy's float32 matmul speed on an (m, k) @ (k, n) product: the most a conv of that GEMM shape can reach."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+    best = float("inf")
+    for _ in range(reps + 1):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * m * k * n / best / 1e9
+
+
+def conv_gemm_shapes(size: int, batch: int) -> dict:
+    """Each conv layer's forward GEMM, name -> (OC, C*kh*kw, N*oh*ow)."""
+    net = models.alexnet(10, 1, size)
+    shapes = {}
+    for (name, layer), row in zip(net.named_children(), layer_table(net, (batch, 1, size, size))):
+        if isinstance(layer, nn.Conv2d):
+            n, oc, oh, ow = row.output_shape
+            shapes[name] = (oc, layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1], n * oh * ow)
+    return shapes
+
+
+_MEMORY_PROBE = """
+import json, sys
+from minialex.bench import make_step, resident_mib
+engine, size, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+step = make_step(engine, size, batch)
+before = resident_mib("VmHWM")
+step(); step()
+print(json.dumps({"peak_mib": resident_mib("VmHWM"), "before_steps_mib": before}))
+"""
+
+
+def resident_mib(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process in MiB, from /proc (Linux). ``ru_maxrss`` would not do: a child
+    process inherits its parent's peak at fork, so it reports at least the parent's size."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise OSError(f"{field} not in /proc/self/status")
+
+
+def peak_memory(engine: str, size: int, batch: int) -> dict:
+    """Peak resident memory (MiB) of a fresh process training two steps, and its peak before the first step."""
+    out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, engine, str(size), str(batch)], env=_child_env(),
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _child_env(unset=()) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def environment() -> dict:
+    import numba
+    import numpy as np
+    from threadpoolctl import threadpool_info
+    blas = [{k: lib.get(k) for k in ("internal_api", "architecture", "num_threads", "version", "threading_layer")}
+            for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    env = {
+        "machine": platform.machine(), "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
+        "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+        "numba_threads": numba.get_num_threads(), "blas": blas,
+        "blas_env": {k: os.environ.get(k) for k in BLAS_ENV},
+    }
+    if have_torch():
+        import torch
+        env.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
+    return env
+
+
+# --- reporting --------------------------------------------------------------------------------------------------
+
+def step_rows(results: dict, size: int, batch: int, forward_flops: int, label: str = "") -> list[dict]:
+    torch_median = results.get("torch", {}).get("median")
+    rows = []
+    for engine, s in results.items():
+        rows.append({"engine": engine + label, "size": size, "batch": batch, **s,
+                     "images_per_s": batch / s["median"],
+                     "vs_torch": torch_median / s["median"] if torch_median else None,
+                     "gflops": 3 * forward_flops / s["median"] / 1e9})
+    return rows
+
+
+def format_steps(rows: list[dict]) -> str:
+    lines = ["| size | engine | step s (median) | IQR s | min-max s | images/s | vs PyTorch | GFLOP/s | "
+             "peak RSS MiB | of it the steps |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        ratio = f"{r['vs_torch']:.2f}x" if r["vs_torch"] else "--"
+        mem = r.get("memory") or {}
+        peak = f"{mem['peak_mib']:.0f}" if mem else "--"
+        added = f"{mem['peak_mib'] - mem['before_steps_mib']:.0f}" if mem else "--"
+        lines.append(f"| {r['size']} | {r['engine']} | {r['median']:.3f} | {r['q1']:.3f}-{r['q3']:.3f} | "
+                     f"{r['min']:.3f}-{r['max']:.3f} | {r['images_per_s']:.1f} | {ratio} | {r['gflops']:.0f} | "
+                     f"{peak} | {added} |")
+    return "\n".join(lines)
+
+
+def format_layers(result: dict, engines: list[str], peaks: dict) -> str:
+    head = "| # | layer | " + " | ".join(f"{e} fwd ms | {e} bwd ms" for e in engines) + " | " + \
+        " | ".join(f"{e} % of matmul" for e in engines) + " |"
+    lines = [head, "|" + "---|" * (2 + 3 * len(engines))]
+    for i, layer in enumerate(result["layers"]):
+        times = " | ".join(f"{layer[e]['forward']:.1f} | {layer[e]['backward']:.1f}" for e in engines)
+        fractions = []
+        for e in engines:
+            peak = peaks.get(layer["name"])
+            if peak is None:
+                fractions.append("")
+                continue
+            # backward: dW and dx are one GEMM each, but the first layer's input needs no gradient
+            flops = layer["flops"] * (2 if i == 0 else 3)
+            seconds = (layer[e]["forward"] + layer[e]["backward"]) / 1e3
+            fractions.append(f"{100 * flops / seconds / 1e9 / peak:.0f}%")
+        lines.append(f"| {layer['name']} | {layer['layer']} | {times} | {' | '.join(fractions)} |")
+    return "\n".join(lines)
+
+
+def plot_layers(result: dict, engines: list[str], path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    layers = [ly for ly in result["layers"] if any(ly[e]["forward"] + ly[e]["backward"] > 0.5 for e in engines)]
+    fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(layers) * len(engines)), 5))
+    width = 0.8 / len(engines)
+    for j, e in enumerate(engines):
+        xs = [i + (j - (len(engines) - 1) / 2) * width for i in range(len(layers))]
+        fwd = [ly[e]["forward"] for ly in layers]
+        ax.bar(xs, fwd, width, label=f"{e} forward", color=f"C{j}")
+        ax.bar(xs, [ly[e]["backward"] for ly in layers], width, bottom=fwd, label=f"{e} backward",
+               color=f"C{j}", alpha=0.45)
+    ax.set_xticks(range(len(layers)), [f"{ly['name']} {ly['layer']}" for ly in layers], rotation=45, ha="right",
+                  fontsize=8)
+    ax.set_ylabel("ms (median)")
+    ax.set_title(f"AlexNet per-layer time, batch {result['batch']}, {result['size']} px")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --- the command ------------------------------------------------------------------------------------------------
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="per-layer and whole-step speed of every engine, beside PyTorch")
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--quick", action="store_true", help="one small configuration, for a check in under 2 minutes")
+    p.add_argument("--backend", dest="engines", nargs="+", choices=["numpy", "numba", "cupy"], default=None,
+                   help="engines to measure (default: every one available here)")
+    p.add_argument("--sizes", type=int, nargs="+", default=None, help="input sizes in pixels (default 224 96)")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default 128)")
+    p.add_argument("--reps", type=int, default=None, help="timed repetitions of each measurement (default 5)")
+    p.add_argument("--out", default="benchmarks/out", help="folder for bench.json and layers.png")
+    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+
+
+def run(args) -> int:
+    quick = args.quick
+    sizes = args.sizes or ([96] if quick else [224, 96])
+    batch = args.batch or (32 if quick else 128)
+    reps = args.reps or (3 if quick else 5)
+    engines = args.engines or available_engines()
+    contenders = engines + (["torch"] if have_torch() and not args.no_torch else [])
+    report = {"argv": sys.argv, "environment": environment(), "sizes": sizes, "batch": batch, "reps": reps, "steps": []}
+    env = report["environment"]
+    print(f"# minialex bench\n\n{env['cpus']} CPUs ({env['machine']}), load average {env['load_average_1min']:.1f}; "
+          f"numpy {env['numpy']}, numba {env['numba']} ({env['numba_threads']} threads)"
+          + (f", torch {env['torch']} ({env['torch_threads']} threads)" if "torch" in env else "")
+          + "; BLAS " + ", ".join(f"{b['internal_api']} {b['version']} {b['architecture']} {b['num_threads']} threads"
+                                  for b in env["blas"])
+          + "; " + ", ".join(f"{k}={v}" for k, v in env["blas_env"].items()) + "\n", flush=True)
+
+    size = sizes[0]
+    peaks = {name: matmul_gflops(*shape) for name, shape in conv_gemm_shapes(size, batch).items()}
+    report["matmul_gflops"] = peaks
+    layers = time_layers(engines, size, batch, reps)
+    report["layers"] = layers
+    print(f"## Per layer, {size} px, batch {batch} (median of {reps}; % of NumPy matmul on the conv's GEMM shape: "
+          + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()) + ")\n")
+    print(format_layers(layers, engines, peaks) + "\n", flush=True)
+
+    for size in sizes:
+        flops = sum(r.flops for r in layer_table(models.alexnet(10, 1, size), (batch, 1, size, size)))
+        rows = step_rows(time_steps(contenders, size, batch, reps), size, batch, flops)
+        unset = [k for k in BLAS_ENV if k in os.environ]
+        if unset:  # the same measurement once more with NumPy's OpenBLAS left to pick its own kernel
+            rows += step_rows(_steps_in_child(contenders, size, batch, reps, unset), size, batch, flops,
+                              " (" + ", ".join(unset) + " unset)")
+        if not args.no_memory and os.path.exists("/proc/self/status"):
+            for r in rows[:len(contenders)]:
+                r["memory"] = peak_memory(r["engine"], size, batch)
+        report["steps"] += rows
+
+    print(f"## Training step, batch {batch} (forward + cross-entropy + backward + SGD; {reps} reps, interleaved)\n")
+    print(format_steps(report["steps"]))
+    print("\nGFLOP/s counts training as 3x the forward FLOPs. Peak RSS: the peak resident memory of a fresh process that builds the "
+          "model and trains two steps (VmHWM); 'of it the steps' is the part added after the model was built.")
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "bench.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    plot_layers(layers, engines, os.path.join(args.out, "layers.png"))
+    print(f"\nwrote {os.path.join(args.out, 'bench.json')} and {os.path.join(args.out, 'layers.png')}")
+    return 0
+
+
+_CHILD_STEPS = """
+import json, sys
+from minialex.bench import time_steps
+engines, size, batch, reps = json.loads(sys.argv[1])
+print(json.dumps(time_steps(engines, size, batch, reps)))
+"""
+
+
+def _steps_in_child(engines, size, batch, reps, unset) -> dict:
+    out = subprocess.run([sys.executable, "-c", _CHILD_STEPS, json.dumps([engines, size, batch, reps])],
+                         env=_child_env(unset), capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(prog="minialex bench", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

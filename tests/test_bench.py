@@ -1,0 +1,36 @@
+"""``minialex bench`` runs end to end in a tiny configuration and writes a report that says what it measured."""
+
+import importlib.util
+import json
+
+from minialex.bench import main, spread
+
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def test_bench_writes_json_and_chart_for_every_engine(tmp_path, capsys):
+    assert main(["--sizes", "67", "--batch", "2", "--reps", "1", "--backend", "numpy", "numba",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "## Per layer" in out and "## Training step" in out
+
+    report = json.loads((tmp_path / "bench.json").read_text())
+    contenders = ["numpy", "numba"] + (["torch"] if HAVE_TORCH else [])
+    assert [r["engine"] for r in report["steps"]] == contenders
+    for row in report["steps"]:
+        assert row["size"] == 67 and row["batch"] == 2 and len(row["times"]) == 1
+        assert row["median"] > 0 and row["images_per_s"] > 0 and row["gflops"] > 0
+        assert row["memory"]["peak_mib"] >= row["memory"]["before_steps_mib"] > 0
+        assert (row["vs_torch"] is None) == (not HAVE_TORCH)
+    layers = report["layers"]["layers"]
+    assert [ly["name"] for ly in layers][:3] == ["0", "1", "2"] and layers[-1]["name"] == "loss"
+    assert all(ly[e]["forward"] >= 0 and ly[e]["backward"] >= 0 for ly in layers for e in ("numpy", "numba"))
+    assert set(report["matmul_gflops"]) == {"0", "3", "6", "8", "10"}  # the five convolutions
+    blas = report["environment"]["blas"]
+    assert blas and {"internal_api", "architecture", "num_threads"} <= set(blas[0])
+    assert (tmp_path / "layers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_spread_reports_median_quartiles_and_range():
+    s = spread([4.0, 1.0, 3.0, 2.0, 5.0])
+    assert (s["median"], s["q1"], s["q3"], s["min"], s["max"]) == (3.0, 2.0, 4.0, 1.0, 5.0)
