@@ -37,7 +37,7 @@ from .tensor import Tensor, no_grad
 # about 15 minutes (measured in docs/training.md).
 PRESETS = {
     "d2l": dict(model="alexnet", resize=224, epochs=10, batch_size=128, lr=0.01, momentum=0.0, weight_decay=0.0),
-    "quick": dict(model="alexnet", resize=72, epochs=2, batch_size=64, lr=0.01, momentum=0.9, weight_decay=0.0),
+    "quick": dict(model="alexnet", resize=72, epochs=2, batch_size=64, lr=0.02, momentum=0.9, weight_decay=0.0),
 }
 MODELS = ("alexnet", "lenet")
 
