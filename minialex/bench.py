@@ -286,7 +286,7 @@ def plot_layers(result: dict, engines: list[str], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     layers = [ly for ly in result["layers"] if any(ly[e]["forward"] + ly[e]["backward"] > 0.5 for e in engines)]
-    fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(layers) * len(engines)), 5))
+    fig, ax = plt.subplots(figsize=(min(16, 2 + 0.6 * len(layers)), 5))
     width = 0.8 / len(engines)
     for j, e in enumerate(engines):
         xs = [i + (j - (len(engines) - 1) / 2) * width for i in range(len(layers))]

@@ -4,7 +4,7 @@ The reference copies one strided slice per kernel offset and builds temporaries 
 ``where`` results); here each kernel is one pass over its output, parallel over the N*C image planes
 (``prange``) so a thread's reads stay inside one plane that fits in its cache. Inputs may be
 non-contiguous: Numba compiles a strided ("A" layout) version of a kernel for them, so nothing is copied
-except in the element-wise kernels, which run on the flat buffer (see :func:`_flat`).
+except by :func:`im2col` (into a padded buffer) and the element-wise kernels (see :func:`_flat`).
 
 Arithmetic stays in the input's dtype: constants are made with ``x.dtype.type`` and the dropout scale and
 the bias are converted before they reach a kernel, because Numba types a bare ``0`` or ``-np.inf`` as
@@ -130,45 +130,50 @@ def _valid(offset, stride, pad, size, n_out):
 _u = np.uint64
 
 
-@njit(cache=True, inline="always")
-def _zero(a, lo, hi):
-    """a[lo:hi] = 0 for a 1-d array (a plain loop: cheaper than a slice assignment for rows this short)."""
-    for k in range(lo, hi):
-        a[_u(k)] = 0
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Convolution as GEMM
 
 
 @_jit
-def _im2col(x, kh, kw, sh, sw, ph, pw, col):
-    """col[(c*kh + i)*kw + j, (n*oh + y)*ow + x] = x[n, c, i + sh*y - ph, j + sw*x - pw], 0 in the padding."""
+def _pad(x, ph, pw, xpad):
+    """xpad[n, c] = x[n, c] with ph zero rows above and below and pw zero columns left and right."""
     n, c, h, w = x.shape
-    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    for p in prange(n * c):
+        b, ch = p // c, p % c
+        xpad[b, ch] = 0
+        xpad[b, ch, ph:ph + h, pw:pw + w] = x[b, ch]
+
+
+@_jit
+def _im2col(xpad, kh, kw, sh, sw, oh, ow, col):
+    """col[(c*kh + i)*kw + j, (n*oh + y)*ow + x] = xpad[n, c, i + sh*y, j + sw*x], from the already padded input."""
+    n, c = xpad.shape[:2]
     for p in prange(c * n):  # channel-major: neighbouring tasks write neighbouring stretches of the same rows
         ch, b = p // n, p % n
         for i in range(kh):
-            y0, y1 = _valid(i, sh, ph, h, oh)
             for j in range(kw):
-                x0, x1 = _valid(j, sw, pw, w, ow)
                 out = col[(ch * kh + i) * kw + j, b * oh * ow:(b + 1) * oh * ow]
-                _zero(out, 0, y0 * ow)
-                _zero(out, y1 * ow, oh * ow)
-                for y in range(y0, y1):
-                    src, dst = x[b, ch, i + sh * y - ph], out[y * ow:(y + 1) * ow]
-                    _zero(dst, 0, x0)
-                    _zero(dst, x1, ow)
-                    for xo in range(x0, x1):
-                        dst[_u(xo)] = src[_u(j + sw * xo - pw)]
+                for y in range(oh):
+                    src = xpad[b, ch, i + sh * y]
+                    for xo in range(ow):
+                        out[_u(y * ow + xo)] = src[_u(j + sw * xo)]
 
 
 def im2col(x, kernel, stride, padding):
-    """(N, C, H, W) -> (C*kh*kw, N*oh*ow)."""
+    """(N, C, H, W) -> (C*kh*kw, N*oh*ow).
+
+    Pads first, as the reference does: one pass over the input (1/25 of the matrix written for conv2) buys an
+    inner loop without bounds checks, ~25% faster than clipping each row to the image.
+    """
     n, c, h, w = x.shape
-    (kh, kw), (oh, ow) = kernel, output_hw(h, w, kernel, stride, padding)
+    (kh, kw), (ph, pw) = kernel, padding
+    oh, ow = output_hw(h, w, kernel, stride, padding)
+    if ph or pw:
+        xpad = np.empty((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+        _pad(x, ph, pw, xpad)
+        x = xpad
     col = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
-    _im2col(x, kh, kw, *stride, *padding, col)
+    _im2col(x, kh, kw, *stride, oh, ow, col)
     return col
 
 
@@ -281,7 +286,8 @@ def _maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, argmax):
 def maxpool_forward(x, kernel, stride, padding):
     """Max over each window -> (y, argmax); argmax is the flat index into the input's H*W plane.
 
-    Padding counts as -inf. Ties go to the first maximum in row-major window order; NaN wins (as PyTorch).
+    Only in-bounds elements compete (padding never wins). Ties go to the first maximum in row-major window
+    order; NaN wins (as PyTorch).
     """
     n, c, h, w = x.shape
     oh, ow = output_hw(h, w, kernel, stride, padding)
