@@ -14,6 +14,8 @@ import sys
 # Modules that contribute subcommands, in the order ``--help`` lists them.
 SUBCOMMAND_MODULES = [
     "minialex.cli",
+    "minialex.train",
+    "minialex.evaluate",
     "minialex.exercises.command",
     "minialex.trace",
     "minialex.pictures",

@@ -145,3 +145,10 @@ def _t(*shape, dtype=np.float32):
 def test_bad_input_gets_a_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_whole_small_alexnet_gradient_matches_finite_differences(engine):
+    from minialex.checks import network_case
+    name, fn, inputs, names = network_case()
+    result = gradcheck(fn, inputs, names=names)  # every element of the input and of every parameter
+    assert result.max_rel_error < 1e-4 and len(result.inputs) == 1 + 10

@@ -1,0 +1,237 @@
+"""The training loop: it learns, it records, it resumes exactly, it stops cleanly, and it refuses bad setups early."""
+
+import json
+import signal
+
+import numpy as np
+import pytest
+
+import minialex
+from minialex import backend, checkpoint, optim, train
+from minialex.cli import main
+from minialex.data import fashion_mnist
+from minialex.train import Config, Diverged, Interrupted, TrainingError, fit
+
+REAL_DATA = fashion_mnist.DEBIAN_DIR.is_dir() or fashion_mnist.cache_dir().is_dir()
+RECORD_KEYS = {"epoch", "loss", "train_acc", "test_acc", "examples_per_sec", "seconds"}
+TIMING_KEYS = {"examples_per_sec", "seconds"}
+
+# AlexNet at its smallest input, with dropout, on a few synthetic images: small enough to run three times.
+TINY_ALEXNET = dict(model="alexnet", dataset="synthetic", resize=65, epochs=2, batch_size=16, lr=0.01,
+                    momentum=0.9, train_limit=32, test_limit=8, seed=3)
+
+
+def quiet(*args):
+    pass
+
+
+def numbers(history):
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in history]
+
+
+def weights(run_dir):
+    model, optimizer, meta = checkpoint.load(run_dir / "checkpoint.npz")
+    return model, optimizer["velocity"], meta
+
+
+@pytest.fixture(autouse=True)
+def numpy_engine():
+    with backend.backend("numpy"):  # the engine seeded runs are bit-reproducible on
+        yield
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The reference: TINY_ALEXNET run for two epochs in one go."""
+    out = tmp_path_factory.mktemp("uninterrupted")
+    with backend.backend("numpy"):
+        history = fit(Config.preset("d2l", **TINY_ALEXNET), out, progress=False, log=quiet)
+    return out, history
+
+
+def test_a_run_writes_config_metrics_curves_and_checkpoint(uninterrupted):
+    out, history = uninterrupted
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert lines == history and [r["epoch"] for r in lines] == [1, 2]
+    assert all(set(r) == RECORD_KEYS and np.isfinite(list(r.values())).all() for r in lines)
+    config = json.loads((out / "config.json").read_text())
+    assert config["resize"] == 65 and config["backend"] == "numpy"
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    _, velocity, meta = weights(out)
+    assert meta["position"]["epoch"] == 2 and meta["config"]["momentum"] == 0.9
+    assert all(v is not None for v in velocity)
+
+
+def test_same_seed_same_metrics_and_weights(uninterrupted, tmp_path):
+    out, history = uninterrupted
+    again = fit(Config.preset("d2l", **TINY_ALEXNET), tmp_path, progress=False, log=quiet)
+    assert numbers(again) == numbers(history)
+    for name, value in weights(out)[0].items():
+        np.testing.assert_array_equal(weights(tmp_path)[0][name], value, err_msg=name)
+
+
+def test_resume_after_one_epoch_equals_the_uninterrupted_run(uninterrupted, tmp_path):
+    out, history = uninterrupted
+    fit(Config.preset("d2l", **{**TINY_ALEXNET, "epochs": 1}), tmp_path, progress=False, log=quiet)
+    resumed = fit(Config.preset("d2l", **TINY_ALEXNET), tmp_path, resume=True, progress=False, log=quiet)
+    assert numbers(resumed) == numbers(history)
+    assert_same_state(tmp_path, out)
+
+
+def test_ctrl_c_mid_epoch_saves_and_resume_is_exact(uninterrupted, tmp_path, monkeypatch, capsys):
+    """SIGINT in epoch 2's first batch: the run stops after that batch, saves, and a resume ends bit-identical."""
+    out, history = uninterrupted
+    steps = []
+    real_step = optim.SGD.step
+
+    def step_then_ctrl_c(self):
+        real_step(self)
+        steps.append(1)
+        if len(steps) == 3:  # 2 batches per epoch: this is epoch 2, batch 1
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(optim.SGD, "step", step_then_ctrl_c)
+    with pytest.raises(Interrupted, match="--resume"):
+        fit(Config.preset("d2l", **TINY_ALEXNET), tmp_path, progress=False, log=quiet)
+    assert weights(tmp_path)[2]["position"]["epoch"] == 1 and weights(tmp_path)[2]["position"]["batch"] == 1
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 1
+    monkeypatch.setattr(optim.SGD, "step", real_step)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler was put back
+    resumed = fit(Config.preset("d2l", **TINY_ALEXNET), tmp_path, resume=True, progress=False, log=quiet)
+    assert numbers(resumed) == numbers(history)
+    assert_same_state(tmp_path, out)
+
+
+def assert_same_state(run_a, run_b):
+    (model_a, velocity_a, _), (model_b, velocity_b, _) = weights(run_a), weights(run_b)
+    for name in model_b:
+        np.testing.assert_array_equal(model_a[name], model_b[name], err_msg=name)
+    for a, b in zip(velocity_a, velocity_b):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_a_changed_recipe(uninterrupted):
+    out, _ = uninterrupted
+    with pytest.raises(TrainingError, match=r"lr 0\.1 \(saved 0\.01\)"):
+        fit(Config.preset("d2l", **{**TINY_ALEXNET, "lr": 0.1}), out, resume=True, progress=False, log=quiet)
+
+
+LENET_SYNTHETIC = dict(model="lenet", dataset="synthetic", epochs=1, batch_size=32, lr=0.05, momentum=0.9,
+                       train_limit=256, test_limit=64)
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    fit(Config.preset("d2l", **LENET_SYNTHETIC), tmp_path, progress=False, log=quiet)
+    good = (tmp_path / "checkpoint.npz").read_bytes()
+    real_cross_entropy = train.ops.cross_entropy
+    monkeypatch.setattr(train.ops, "cross_entropy", lambda logits, y: real_cross_entropy(logits * np.nan, y))
+    with pytest.raises(Diverged, match=r"loss became nan in epoch 2, batch 1.*smaller --lr.*last good checkpoint"):
+        fit(Config.preset("d2l", **{**LENET_SYNTHETIC, "epochs": 2}), tmp_path, resume=True, progress=False, log=quiet)
+    assert (tmp_path / "checkpoint.npz").read_bytes() == good
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_a_huge_learning_rate_exits_nonzero_with_a_clear_message(tmp_path, capsys):
+    code = main(["train", "--model", "lenet", "--dataset", "synthetic", "--lr", "1e4", "--batch-size", "32",
+                 "--epochs", "1", "--train-limit", "256", "--test-limit", "64", "--out", str(tmp_path / "run"),
+                 "--no-progress", "--backend", "numpy"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "diverged (try a smaller --lr)" in err and "No epoch had finished, so no checkpoint was written" in err
+
+
+def test_synthetic_data_is_learned(tmp_path):
+    history = fit(Config.preset("d2l", **{**LENET_SYNTHETIC, "epochs": 3, "train_limit": 512, "test_limit": 200}),
+                  tmp_path, progress=False, log=quiet)
+    assert history[-1]["test_acc"] >= 0.6 and history[-1]["loss"] < history[0]["loss"]
+
+
+@pytest.mark.skipif(not REAL_DATA, reason="Fashion-MNIST files not installed")
+def test_a_short_run_on_fashion_mnist_beats_chance_clearly(tmp_path):
+    config = Config.preset("d2l", model="lenet", epochs=2, batch_size=16, lr=0.05, momentum=0.9,
+                           train_limit=512, test_limit=300)
+    history = fit(config, tmp_path, progress=False, log=quiet)
+    assert history[-1]["test_acc"] >= 0.4  # chance is 0.1
+
+
+@pytest.mark.skipif(not REAL_DATA, reason="Fashion-MNIST files not installed")
+def test_the_full_224_px_recipe_runs(tmp_path):
+    """d2l's recipe unchanged except for a few images and a small batch: every shape at 224 px works."""
+    history = fit(Config.preset("d2l", train_limit=8, test_limit=8, batch_size=4, epochs=1), tmp_path,
+                  progress=False, log=quiet)
+    assert history[0]["epoch"] == 1 and np.isfinite(history[0]["loss"])
+    assert weights(tmp_path)[2]["config"]["resize"] == 224
+
+
+def test_evaluate_prints_per_class_accuracy_and_saves_the_confusion_matrix(tmp_path, capsys):
+    fit(Config.preset("d2l", **LENET_SYNTHETIC), tmp_path, progress=False, log=quiet)
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "checkpoint.npz"), "--backend", "numpy"]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "per-class accuracy" in out and "checker" in out and "confusion" in out
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_presets_are_the_documented_recipes():
+    d2l = Config.preset("d2l")
+    assert (d2l.resize, d2l.batch_size, d2l.lr, d2l.epochs, d2l.momentum) == (224, 128, 0.01, 10, 0.0)
+    assert Config.preset().preset == "d2l"
+    quick = Config.preset("quick", epochs=1)
+    assert quick.model == "alexnet" and quick.resize >= 65 and quick.momentum > 0 and quick.epochs == 1
+
+
+# --- errors come before any work --------------------------------------------------------------------------------
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if training gets as far as loading data."""
+    def load_dataset(*args, **kwargs):
+        raise AssertionError("data was loaded before the error was found")
+    monkeypatch.setattr(train, "load_dataset", load_dataset)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "0"], "--epochs: must be a positive int, got '0'"),
+    (["--batch-size", "many"], "--batch-size: must be a positive int, got 'many'"),
+    (["--lr", "-1"], "--lr: must be a finite number >= 0, got '-1'"),
+    (["--momentum", "nan"], "--momentum: must be a finite number >= 0"),
+    (["--preset", "fast"], "invalid choice: 'fast'"),
+])
+def test_bad_flag_values_are_rejected_by_the_parser(flags, message, no_work, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", *flags])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--resize", "32"], "AlexNet needs images of at least 65 px"),
+    (["--model", "lenet", "--resize", "64"], "LeNet takes 28 px images"),
+    (["--lr", "0"], "lr must be > 0"),
+    (["--resume"], "--resume needs --out DIR"),
+])
+def test_impossible_recipes_are_one_clear_line(flags, message, no_work, capsys):
+    assert main(["train", *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_an_out_dir_that_cannot_be_written_is_refused_before_work(tmp_path, no_work, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["train", "--out", str(blocker / "run")]) == 2
+    assert f"cannot write to the output folder {blocker / 'run'}" in capsys.readouterr().err
+
+
+def test_an_existing_run_is_not_overwritten_and_a_missing_one_not_resumed(tmp_path, no_work, capsys):
+    (tmp_path / "metrics.jsonl").write_text("")
+    assert main(["train", "--out", str(tmp_path)]) == 2
+    assert "already holds a run; continue it with --resume" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text(json.dumps({"preset": "d2l"}))
+    assert main(["train", "--out", str(tmp_path), "--resume"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_a_train_limit_beyond_the_data_is_an_error(tmp_path, capsys):
+    assert main(["train", "--dataset", "synthetic", "--model", "lenet", "--train-limit", "99999",
+                 "--out", str(tmp_path)]) == 2
+    assert "--train-limit 99999 is more than the 2000 train examples" in capsys.readouterr().err
