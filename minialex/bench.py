@@ -218,7 +218,10 @@ def _child_env(unset=()) -> dict:
 def environment() -> dict:
     import numba
     import numpy as np
-    from threadpoolctl import threadpool_info
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # the [bench] extra; without it the report just cannot name the BLAS
+        threadpool_info = list
     blas = [{k: lib.get(k) for k in ("internal_api", "architecture", "num_threads", "version", "threading_layer")}
             for lib in threadpool_info() if lib.get("user_api") == "blas"]
     env = {
@@ -336,8 +339,8 @@ def run(args) -> int:
     print(f"# minialex bench\n\n{env['cpus']} CPUs ({env['machine']}), load average {env['load_average_1min']:.1f}; "
           f"numpy {env['numpy']}, numba {env['numba']} ({env['numba_threads']} threads)"
           + (f", torch {env['torch']} ({env['torch_threads']} threads)" if "torch" in env else "")
-          + "; BLAS " + ", ".join(f"{b['internal_api']} {b['version']} {b['architecture']} {b['num_threads']} threads"
-                                  for b in env["blas"])
+          + "; BLAS " + (", ".join(f"{b['internal_api']} {b['version']} {b['architecture']} {b['num_threads']} threads"
+                                   for b in env["blas"]) or "unknown (pip install threadpoolctl)")
           + "; " + ", ".join(f"{k}={v}" for k, v in env["blas_env"].items()) + "\n", flush=True)
 
     size = sizes[0]
