@@ -20,23 +20,15 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from minialex import backend, models
+from minialex import backend
 from minialex.data import DataLoader, load_dataset
+from minialex.bench import torch_alexnet
 from minialex.plots import plot_curves
 
 
 def d2l_alexnet(num_classes: int, input_size: int) -> nn.Sequential:
-    s = models.alexnet_feature_size(input_size)
-    net = nn.Sequential(
-        nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
-        nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
-        nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
-        nn.Flatten(),
-        nn.Linear(256 * s * s, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-        nn.Linear(4096, num_classes))
+    """minialex.bench's PyTorch AlexNet with d2l's init: Xavier-uniform weights, default biases."""
+    net = torch_alexnet(input_size, num_classes)
     for m in net.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.xavier_uniform_(m.weight)

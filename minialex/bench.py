@@ -73,8 +73,8 @@ class MinialexStep:
             _sync()
 
 
-def torch_alexnet(size: int):
-    """d2l's AlexNet in PyTorch, layer for layer the same as ``minialex.models.alexnet``."""
+def torch_alexnet(size: int, num_classes: int = 10):
+    """d2l's AlexNet in PyTorch, layer for layer the same as ``minialex.models.alexnet`` (PyTorch's default init)."""
     from torch import nn
 
     from .models import alexnet_feature_size
@@ -88,7 +88,7 @@ def torch_alexnet(size: int):
         nn.Flatten(),
         nn.Linear(256 * s * s, 4096), nn.ReLU(), nn.Dropout(p=0.5),
         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-        nn.Linear(4096, 10))
+        nn.Linear(4096, num_classes))
 
 
 class TorchStep:

@@ -5,6 +5,7 @@ import pytest
 
 import minialex.nn.functional as F
 from minialex import Tensor, models, optim
+from minialex.bench import torch_alexnet
 
 from conftest import assert_close
 
@@ -67,21 +68,10 @@ def test_relu_linear_flatten_cross_entropy_match_torch(engine):
         assert_close(m[i].grad, t[i].grad.numpy(), 1e-4, 1e-6, f"gradient {i}")
 
 
-def torch_alexnet(flat: int):
-    nn = torch.nn
-    return nn.Sequential(
-        nn.Conv2d(1, 96, 11, 4, 1), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(), nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Flatten(),
-        nn.Linear(flat, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(4096, 10))
-
-
 def test_alexnet_training_steps_match_torch(engine):
     """Same weights, same batch, eval mode (no dropout): three SGD steps with momentum and weight decay agree."""
     net = models.alexnet(input_size=67).eval()
-    tnet = torch_alexnet(256).eval()
+    tnet = torch_alexnet(67).eval()
     tnet.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
     opt = optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-3)
     topt = torch.optim.SGD(tnet.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-3)
