@@ -1,5 +1,17 @@
 """minialex: AlexNet from scratch on NumPy, Numba and CuPy -- every layer and its backward pass, readable."""
 
+import os as _os
+import sys as _sys
+
+# OpenBLAS keeps its worker threads spinning for 2**28 cycles (~0.1 s) after each matmul. On a 2-core machine the
+# spinning thread holds the core that the next Numba kernel needs until the scheduler preempts it: each ReLU in
+# an AlexNet step took ~7.5 ms instead of 0.1-1 ms, and the 96 px step 0.97 s instead of 0.77 s. 2**4 cycles lets
+# the workers sleep at once; waking them for the next matmul costs microseconds. OpenBLAS reads the variable when
+# it loads, so this only takes effect if minialex is imported before NumPy (as the ``minialex`` command does);
+# a value already set wins. See docs/performance.md.
+if "numpy" not in _sys.modules:
+    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 from . import ops  # noqa: F401  (attaches Tensor's operators)
 from .backend import get_backend, manual_seed, use_backend
 from .gradcheck import gradcheck

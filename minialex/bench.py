@@ -34,6 +34,7 @@ from .tensor import Tensor
 from .trace import _sync, trace_step
 
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # set on some machines; they change NumPy's matmul speed
+BLAS_THREAD_ENV = "OPENBLAS_THREAD_TIMEOUT"  # minialex sets it on import (see minialex/__init__.py)
 
 
 # --- the contenders -------------------------------------------------------------------------------------------
@@ -228,7 +229,7 @@ def environment() -> dict:
         "machine": platform.machine(), "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
         "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
         "numba_threads": numba.get_num_threads(), "blas": blas,
-        "blas_env": {k: os.environ.get(k) for k in BLAS_ENV},
+        "blas_env": {k: os.environ.get(k) for k in (*BLAS_ENV, BLAS_THREAD_ENV)},
     }
     if have_torch():
         import torch
