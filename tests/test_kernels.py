@@ -33,6 +33,9 @@ CONV_CASES = [
     ((2, 2, 10, 7), (3, 2), (2, 4), (1, 0)),
     ((1, 2, 3, 3), (5, 5), (1, 1), (2, 2)),      # kernel larger than the input
     ((2, 1, 13, 13), (3, 3), (2, 2), (1, 1)),
+    # more planes (N*C) than the Numba engine cuts its parallel loops into: each task then reuses its scratch
+    ((3, 13, 9, 8), (3, 3), (2, 2), (1, 1)),
+    ((2, 21, 6, 7), (5, 5), (1, 1), (2, 2)),
 ]
 # PyTorch's rule for pooling: padding at most half the kernel, so no window lies wholly in the padding
 POOL_CASES = [c for c in CONV_CASES if c[3][0] <= c[1][0] // 2 and c[3][1] <= c[1][1] // 2]
