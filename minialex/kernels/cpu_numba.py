@@ -144,21 +144,27 @@ def _split_width(wp, sw):
     return -(-wp // sw)
 
 
+@njit(cache=True, inline="always")
+def _split_plane(x, b, ch, ph, pw, fill, out):
+    """out[r, q, k] = x[b, ch, r - ph, q + sw*k - pw], ``fill`` where that is outside x (sw = out.shape[1])."""
+    h, w = x.shape[2:]
+    hp, sw, wq = out.shape
+    for r in range(hp):
+        inside = 0 <= r - ph < h
+        for q in range(sw):
+            for k in range(wq):
+                s = q + sw * k - pw
+                out[_u(r), _u(q), _u(k)] = x[b, ch, r - ph, s] if inside and 0 <= s < w else fill
+
+
 @_jit
 def _pad_split(x, ph, pw, xs):
     """xs[n, c, r, q, k] = x[n, c, r - ph, q + sw*k - pw], 0 where that is outside x (sw = xs.shape[3])."""
-    n, c, h, w = x.shape
-    hp, sw, wq = xs.shape[2:]
+    n, c = x.shape[:2]
     zero = x.dtype.type(0)
     for p in prange(n * c):
         b, ch = p // c, p % c
-        for r in range(hp):
-            inside = 0 <= r - ph < h
-            for q in range(sw):
-                for k in range(wq):
-                    s = q + sw * k - pw
-                    v = x[b, ch, r - ph, s] if inside and 0 <= s < w else zero
-                    xs[_u(b), _u(ch), _u(r), _u(q), _u(k)] = v
+        _split_plane(x, b, ch, ph, pw, zero, xs[b, ch])
 
 
 # Bytes each im2col task writes in one run: 16 KiB-256 KiB measured alike (64 KiB best by a little).
@@ -322,11 +328,7 @@ def _maxpool_forward(x, kh, kw, sh, sw, ph, pw, chunks, y, argmax):
         at = np.empty(ow, dtype=np.int32)  # -1: nothing held yet
         for p in range(t * planes // chunks, (t + 1) * planes // chunks):
             b, ch = _u(p // c), _u(p % c)
-            for r in range(h):
-                for q in range(sw):
-                    for k in range(wq):
-                        s = q + sw * k - pw
-                        xs[_u(r), _u(q), _u(k)] = x[b, ch, _u(r), s] if 0 <= s < w else neg_inf
+            _split_plane(x, b, ch, 0, pw, neg_inf, xs)  # rows unpadded: the row loop below clips them
             for oy in range(oh):
                 r0 = sh * oy - ph
                 best[:] = neg_inf
