@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from minialex.plots import CURVES, _pyplot, _save, epoch_axis
+from minialex.figures import CURVES, epoch_axis, figure, save
 
 
 def read(path):
@@ -32,8 +32,8 @@ def table(runs, labels) -> str:
 
 
 def plot(runs, labels, path, title=None) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=100)
+    fig = figure(5.5, 3.6)
+    ax = fig.subplots()
     for (key, name, _), color in zip(CURVES, ("C0", "C1", "C2")):
         for run, label, style in zip(runs, labels, ("-o", "--s", ":^")):
             ax.plot([r["epoch"] for r in run], [r[key] for r in run], style, color=color, markersize=3,
@@ -42,7 +42,7 @@ def plot(runs, labels, path, title=None) -> None:
     ax.legend(fontsize=7, ncol=len(runs))
     if title:
         ax.set_title(title, fontsize=9)
-    _save(fig, path)
+    save(fig, path)
 
 
 def main():

@@ -6,7 +6,7 @@ Batches come from ``minialex.data`` (same files, same bilinear resize, same orde
 frameworks see identical images in identical order. The network is d2l's AlexNet with Xavier-uniform weights and
 PyTorch's default biases (d2l's ``init_cnn``); dropout and initial weights come from PyTorch's generator seeded
 with ``--seed``, so they differ from minialex's draws. The loop, timing and ``metrics.jsonl`` format are
-minialex's (see ``minialex/train.py``): time counts forward + backward + update + reading the loss back.
+minialex's (see ``minialex/training/loop.py``): time counts forward + backward + update + reading the loss back.
 """
 
 import argparse
@@ -22,12 +22,12 @@ from tqdm.auto import tqdm
 
 from minialex import backend
 from minialex.data import DataLoader, load_dataset
-from minialex.bench import torch_alexnet
-from minialex.plots import plot_curves
+from minialex.figures import plot_curves
+from minialex.tools.bench import torch_alexnet
 
 
 def d2l_alexnet(num_classes: int, input_size: int) -> nn.Sequential:
-    """minialex.bench's PyTorch AlexNet with d2l's init: Xavier-uniform weights, default biases."""
+    """minialex.tools.bench's PyTorch AlexNet with d2l's init: Xavier-uniform weights, default biases."""
     net = torch_alexnet(input_size, num_classes)
     for m in net.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):

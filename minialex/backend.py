@@ -54,6 +54,11 @@ class Backend:
         """Move ``a`` (NumPy, CuPy, list, scalar) onto this engine's device."""
         return self.xp.asarray(a, dtype=dtype)
 
+    def synchronize(self) -> None:
+        """Wait until the device has finished the work queued so far (a no-op on the CPU), so timers see it."""
+        if self.on_gpu:
+            self.xp.cuda.get_current_stream().synchronize()
+
     def to_numpy(self, a) -> np.ndarray:
         """A host NumPy copy-or-view of an array of this engine."""
         return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)

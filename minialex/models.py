@@ -1,11 +1,36 @@
-"""The networks: d2l's AlexNet (sized for Fashion-MNIST) and a small LeNet."""
+"""The networks: d2l's AlexNet (sized for Fashion-MNIST) and a small LeNet; :func:`build` makes either by name."""
 
 from __future__ import annotations
 
 from . import nn
 from .kernels.geometry import output_size
 
+MODELS = ("alexnet", "lenet")
 MIN_ALEXNET_INPUT = 65  # below this the third max-pool has no window left
+
+
+def build(name: str = "alexnet", num_classes: int = 10, in_channels: int = 1,
+          input_size: int | None = None) -> nn.Sequential:
+    """The network ``name`` for ``input_size`` px images (None: its own size, 224 for AlexNet, 28 for LeNet)."""
+    size = check_input_size(name, input_size)
+    return alexnet(num_classes, in_channels, size) if name == "alexnet" else lenet(num_classes, in_channels)
+
+
+def check_input_size(name: str, input_size: int | None = None) -> int:
+    """The image side ``name`` takes for ``input_size`` (None: its own); ValueError, saying why, if it cannot."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODELS)}")
+    if name == "lenet":
+        if input_size not in (None, 28):
+            raise ValueError(f"lenet takes 28x28 inputs only (its first dense layer is 16*5*5 wide), "
+                             f"got input size {input_size}")
+        return 28
+    if input_size is None:
+        return 224
+    if input_size < MIN_ALEXNET_INPUT:
+        raise ValueError(f"alexnet: input_size must be at least {MIN_ALEXNET_INPUT} pixels (below that its third "
+                         f"max-pool has no window left), got {input_size}; use lenet for 28 px")
+    return input_size
 
 
 def alexnet_feature_size(input_size: int) -> int:
@@ -22,9 +47,7 @@ def alexnet(num_classes: int = 10, in_channels: int = 1, input_size: int = 224) 
     The first dense layer's width follows ``input_size`` (6400 = 256 * 5 * 5 at 224). Weights are Xavier-uniform,
     biases keep PyTorch's default, as d2l initialises them.
     """
-    if input_size < MIN_ALEXNET_INPUT:
-        raise ValueError(f"alexnet: input_size must be at least {MIN_ALEXNET_INPUT} pixels, got {input_size}")
-    s = alexnet_feature_size(input_size)
+    s = alexnet_feature_size(check_input_size("alexnet", input_size))
     net = nn.Sequential(
         nn.Conv2d(in_channels, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
         nn.MaxPool2d(kernel_size=3, stride=2),

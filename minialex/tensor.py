@@ -5,6 +5,8 @@ computed from, and a closure that maps dL/d(out) to one gradient per parent. ``b
 topologically and runs the closures in reverse, summing gradients that meet at a tensor (a tensor used twice
 gets the sum). As in PyTorch, only leaves keep ``.grad`` (and accumulate it until zeroed), and the graph is
 freed after ``backward()`` so the buffers its closures hold (im2col matrices, masks) go with it.
+
+Tools that watch ops (timing, recording) register with :func:`observe_ops` instead of patching the class.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from .backend import get_backend
 
 _grad_enabled = True
+_op_observers = []
 
 DEFAULT_DTYPE = np.float32
 
@@ -33,6 +36,21 @@ def no_grad():
 
 def is_grad_enabled() -> bool:
     return _grad_enabled
+
+
+@contextlib.contextmanager
+def observe_ops(observer):
+    """Within this block every op passes through ``observer(op_name, backward) -> backward`` as it is made.
+
+    The hook for tools that watch the graph being built: the observer learns each op's name and returns its
+    backward closure, wrapped (timed, logged) or as it is; ``backward()`` then runs whatever it returned.
+    Observers nest, the innermost wrapping last. ``minialex trace`` times each layer's backward this way.
+    """
+    _op_observers.append(observer)
+    try:
+        yield observer
+    finally:
+        _op_observers.remove(observer)
 
 
 class Tensor:
@@ -59,6 +77,8 @@ class Tensor:
     @classmethod
     def from_op(cls, data, parents, backward, op: str) -> "Tensor":
         """The result of an op; records the graph edge only when some parent needs a gradient."""
+        for observe in _op_observers:
+            backward = observe(op, backward)
         out = cls.__new__(cls)
         out.data, out.grad = data, None
         out.requires_grad = _grad_enabled and any(p.requires_grad for p in parents)

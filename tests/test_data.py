@@ -202,12 +202,14 @@ def test_override_lacking_files_is_an_error_with_no_fallback(fake, tmp_path, mon
     msg = str(e.value)
     assert str(mine) in msg and "t10k-images-idx3-ubyte" in msg and "train-images" not in msg
     assert ("data_dir" if how == "argument" else "MINIALEX_DATA") in msg
+    assert fm.APT_HINT in msg and fm.MIRRORS[0] in msg  # and how to get the files
     assert fake.urls_opened == []
 
 
-def test_override_folder_that_does_not_exist_is_an_error(fake, tmp_path):
-    with pytest.raises(DataError, match="no such folder"):
+def test_override_folder_that_does_not_exist_is_an_error_that_says_how_to_get_the_data(fake, tmp_path):
+    with pytest.raises(DataError, match="no such folder") as e:
         fm.locate(tmp_path / "nope")
+    assert fm.APT_HINT in str(e.value) and "MINIALEX_DATA=DIR" in str(e.value)
 
 
 def test_file_with_wrong_digest_is_rejected(fake):

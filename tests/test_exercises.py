@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from minialex.cli import main
-from minialex.exercises import NAMES
-from minialex.exercises.catalog import EXERCISES
-from minialex.exercises.checker import check, compare, value_hints
-from minialex.exercises.files import exercise_path, skeleton, solution, write
+from minialex.tools.exercises import NAMES
+from minialex.tools.exercises.catalog import EXERCISES
+from minialex.tools.exercises.checker import check, compare, value_hints
+from minialex.tools.exercises.files import exercise_path, skeleton, solution, write
 
 
 def check_source(tmp_path, name, source):

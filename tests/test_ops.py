@@ -5,10 +5,9 @@ import pytest
 
 import minialex.nn.functional as F
 from minialex import Tensor, gradcheck
-from minialex.checks import op_cases
-from minialex.kernels.geometry import output_size
+from minialex.tools.exercises import loops
+from minialex.tools.gradient_checks import op_cases
 
-import loop_reference
 from conftest import assert_close
 
 CONV_CONFIGS = [  # (input shape, weight shape, stride, padding)
@@ -26,16 +25,20 @@ def test_conv2d_forward_matches_plain_loops(engine, xs, ws, stride, padding):
     rng = np.random.default_rng(1)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
     y = F.conv2d(Tensor(x), Tensor(w), Tensor(b), stride, padding)
-    assert_close(y.numpy(), loop_reference.conv2d(x, w, b, stride, padding), what="conv2d forward")
+    assert_close(y.numpy(), loops.conv2d(x, w, b, stride, padding), what="conv2d forward")
 
 
-@pytest.mark.parametrize("xs,ws,stride,padding", CONV_CONFIGS)
-def test_conv2d_output_shape_follows_the_formula(xs, ws, stride, padding):
-    y = F.conv2d(Tensor(np.zeros(xs, np.float32)), Tensor(np.zeros(ws, np.float32)), None, stride, padding)
-    oh = output_size(xs[2], ws[2], stride[0], padding[0])
-    ow = output_size(xs[3], ws[3], stride[1], padding[1])
-    assert y.shape == (xs[0], ws[0], oh, ow)
-    assert (oh, ow) == ((xs[2] + 2 * padding[0] - ws[2]) // stride[0] + 1, (xs[3] + 2 * padding[1] - ws[3]) // stride[1] + 1)
+@pytest.mark.parametrize("side, kernel, stride, padding, expected", [
+    (224, 11, 4, 1, 54),  # AlexNet's conv1 (d2l: 54x54)
+    (7, 3, 2, 1, 4),
+    (8, 3, 2, 0, 3),      # floor mode: the last window that does not fit is dropped, as in PyTorch
+    (4, 4, 1, 0, 1),      # kernel as large as the input
+    (5, 1, 3, 1, 3),      # padding alone makes positions
+])
+def test_conv2d_output_side_matches_pytorch_floor_mode(side, kernel, stride, padding, expected):
+    y = F.conv2d(Tensor(np.zeros((1, 1, side, side), np.float32)), Tensor(np.zeros((2, 1, kernel, kernel), np.float32)),
+                 None, stride, padding)
+    assert y.shape == (1, 2, expected, expected)
 
 
 POOL_CONFIGS = [((2, 3, 7, 8), (3, 3), (2, 2), (0, 0)), ((1, 2, 5, 5), (2, 2), (2, 2), (1, 1)),
@@ -47,7 +50,7 @@ POOL_CONFIGS = [((2, 3, 7, 8), (3, 3), (2, 2), (0, 0)), ((1, 2, 5, 5), (2, 2), (
 def test_max_pool2d_forward_matches_plain_loops(engine, xs, kernel, stride, padding):
     x = np.random.default_rng(2).standard_normal(xs) - 3.0  # all negative: padding must act as -inf, not 0
     y = F.max_pool2d(Tensor(x), kernel, stride, padding)
-    assert_close(y.numpy(), loop_reference.max_pool2d(x, kernel, stride, padding), what="max_pool2d forward")
+    assert_close(y.numpy(), loops.max_pool2d(x, kernel, stride, padding), what="max_pool2d forward")
 
 
 def test_max_pool2d_ties_send_the_gradient_to_one_winner(engine):
@@ -148,7 +151,7 @@ def test_bad_input_gets_a_clear_error(call, message):
 
 
 def test_whole_small_alexnet_gradient_matches_finite_differences(engine):
-    from minialex.checks import network_case
+    from minialex.tools.gradient_checks import network_case
     name, fn, inputs, names = network_case()
     result = gradcheck(fn, inputs, names=names)  # every element of the input and of every parameter
     assert result.max_rel_error < 1e-4 and len(result.inputs) == 1 + 10

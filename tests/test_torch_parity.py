@@ -5,7 +5,7 @@ import pytest
 
 import minialex.nn.functional as F
 from minialex import Tensor, models, optim
-from minialex.bench import torch_alexnet
+from minialex.tools.bench import torch_alexnet
 
 from conftest import assert_close
 

@@ -84,12 +84,12 @@ def _missing(directory: Path) -> list[str]:
     return [f.name for f in _all_files() if _find(directory, f.name) is None]
 
 
-def _how_to_get(cache: Path) -> str:
+def _how_to_get(cache: Path, name_the_files: bool = True) -> str:
     return ("To get Fashion-MNIST, do one of:\n"
             f"  - {APT_HINT}   (Debian/Ubuntu; puts the files in {DEBIAN_DIR})\n"
             f"  - download the four .gz files from {MIRRORS[0]} into {cache}\n"
-            "  - point at a folder that has them: --data-dir DIR, data_dir=DIR, or MINIALEX_DATA=DIR\n"
-            f"The files: {', '.join(f.name + '.gz' for f in _all_files())}")
+            "  - point at a folder that has them: --data-dir DIR, data_dir=DIR, or MINIALEX_DATA=DIR"
+            + (f"\nThe files: {', '.join(f.name + '.gz' for f in _all_files())}" if name_the_files else ""))
 
 
 def locate(data_dir=None, download: bool = True, progress: bool = True) -> Path:
@@ -100,11 +100,12 @@ def locate(data_dir=None, download: bool = True, progress: bool = True) -> Path:
         source = "data_dir" if data_dir is not None else "MINIALEX_DATA"
         if not folder.is_dir():
             raise DataError(f"{source}={folder}: no such folder. It should hold "
-                            f"{', '.join(f.name + '[.gz]' for f in _all_files())}.")
+                            f"{', '.join(f.name + '[.gz]' for f in _all_files())}.\n" + _how_to_get(cache_dir(), False))
         missing = _missing(folder)
         if missing:
             raise DataError(f"{source}={folder} lacks {', '.join(m + '[.gz]' for m in missing)}. "
-                            "(With data_dir/MINIALEX_DATA set, no other place is looked at.)")
+                            "(With data_dir/MINIALEX_DATA set, no other place is looked at.)\n"
+                            + _how_to_get(cache_dir(), False))
         return folder
 
     cache = cache_dir()

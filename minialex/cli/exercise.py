@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import NAMES
+from ..tools.exercises import NAMES
 
 
 def add_parser(subparsers) -> None:
@@ -31,8 +31,8 @@ def add_parser(subparsers) -> None:
 
 
 def _list(args) -> int:
-    from .catalog import EXERCISES
-    from .files import exercise_path
+    from ..tools.exercises.catalog import EXERCISES
+    from ..tools.exercises.files import exercise_path
     print(f"{'exercise':<14} {'functions':<48} your file")
     for name in NAMES:
         ex, path = EXERCISES[name], exercise_path(name, args.dir)
@@ -43,12 +43,8 @@ def _list(args) -> int:
 
 
 def _start(args) -> int:
-    from .files import ExerciseError, write
-    try:
-        path = write(args.name, args.dir, with_solution=args.solution, force=args.force)
-    except ExerciseError as e:
-        print(f"minialex exercise: {e}", file=sys.stderr)
-        return 2
+    from ..tools.exercises.files import write
+    path = write(args.name, args.dir, with_solution=args.solution, force=args.force)
     what = "the reference solution" if args.solution else "the skeleton"
     print(f"wrote {what} of {args.name} to {path}")
     if not args.solution:
@@ -58,13 +54,9 @@ def _start(args) -> int:
 
 
 def _check(args) -> int:
-    from .checker import check
-    from .files import ExerciseError, exercise_path
-    try:
-        path = exercise_path(args.name, args.dir)
-    except ExerciseError as e:
-        print(f"minialex exercise: {e}", file=sys.stderr)
-        return 2
+    from ..tools.exercises.checker import check
+    from ..tools.exercises.files import exercise_path
+    path = exercise_path(args.name, args.dir)
     if not os.path.exists(path):
         print(f"minialex exercise: no file {path}; start with: minialex exercise start {args.name}"
               + (f" --dir {args.dir}" if args.dir else ""), file=sys.stderr)

@@ -1,7 +1,8 @@
 """Plain-loop forward passes: each op written as directly as its formula, one output element at a time.
 
 Slow and obvious on purpose. The checker compares a learner's forward with these before anything else, so a
-wrong answer is measured against the definition itself, not against another clever implementation.
+wrong answer is measured against the definition itself, not against another clever implementation; the tests
+hold minialex's own ops to them the same way.
 """
 
 from __future__ import annotations
@@ -11,31 +12,39 @@ import math
 import numpy as np
 
 
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
 def conv2d(x, w, b, stride, padding):
+    """out[n, f, i, j] = sum(x_pad[n, :, i*sh : i*sh + kh, j*sw : j*sw + kw] * w[f]) + b[f]  (b may be None)."""
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
-    oh, ow = (h + 2 * padding - kh) // stride + 1, (wd + 2 * padding - kw) // stride + 1
-    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
+    x_pad = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     out = np.zeros((n, f, oh, ow))
     for i_n in range(n):
         for i_f in range(f):
             for i in range(oh):
                 for j in range(ow):
-                    window = x_pad[i_n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
-                    out[i_n, i_f, i, j] = np.sum(window * w[i_f]) + b[i_f]
+                    window = x_pad[i_n, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+                    out[i_n, i_f, i, j] = np.sum(window * w[i_f]) + (0.0 if b is None else b[i_f])
     return out
 
 
-def max_pool2d(x, kernel_size, stride):
+def max_pool2d(x, kernel_size, stride, padding=0):
+    """out[n, c, i, j] = max(x_pad[n, c, i*sh : i*sh + kh, j*sw : j*sw + kw]), the padding -inf (never chosen)."""
+    (kh, kw), (sh, sw), (ph, pw) = _pair(kernel_size), _pair(stride), _pair(padding)
     n, c, h, w = x.shape
-    k = kernel_size
-    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    x_pad = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
     out = np.zeros((n, c, oh, ow))
     for i_n in range(n):
         for i_c in range(c):
             for i in range(oh):
                 for j in range(ow):
-                    out[i_n, i_c, i, j] = x[i_n, i_c, i * stride:i * stride + k, j * stride:j * stride + k].max()
+                    out[i_n, i_c, i, j] = x_pad[i_n, i_c, i * sh:i * sh + kh, j * sw:j * sw + kw].max()
     return out
 
 

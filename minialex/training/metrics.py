@@ -1,18 +1,22 @@
-"""Classification metrics on host NumPy arrays."""
+"""Classification metrics: accuracy (on NumPy or CuPy arrays), the confusion matrix and per-class accuracy."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
+def correct(logits, labels) -> int:
+    """How many rows of ``logits`` (N, K) have their largest score at the row's label; arrays of any engine."""
+    return int((logits.argmax(axis=1) == labels).sum())
+
+
 def accuracy(logits, labels) -> float:
-    """Fraction of rows whose arg-max equals the label."""
-    logits, labels = np.asarray(logits), np.asarray(labels)
-    return float((logits.argmax(axis=1) == labels).mean()) if len(labels) else 0.0
+    """The fraction of rows whose arg-max is the label (0.0 for no rows)."""
+    return correct(logits, labels) / len(labels) if len(labels) else 0.0
 
 
 def confusion_matrix(predicted, labels, num_classes: int) -> np.ndarray:
-    """counts[true, predicted] (rows: true class)."""
+    """counts[true, predicted] (rows: true class), from host arrays of class indices."""
     predicted, labels = np.asarray(predicted, np.int64), np.asarray(labels, np.int64)
     return np.bincount(labels * num_classes + predicted, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 

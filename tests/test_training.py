@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import minialex
-from minialex import backend, checkpoint, optim, train
+from minialex import backend, optim
 from minialex.cli import main
 from minialex.data import fashion_mnist
-from minialex.train import Config, Diverged, Interrupted, TrainingError, fit
+from minialex.training import Config, Diverged, Interrupted, TrainingError, checkpoint, fit, loop
 
 REAL_DATA = fashion_mnist.DEBIAN_DIR.is_dir() or fashion_mnist.cache_dir().is_dir()
 RECORD_KEYS = {"epoch", "loss", "train_acc", "test_acc", "examples_per_sec", "seconds"}
@@ -123,8 +123,8 @@ LENET_SYNTHETIC = dict(model="lenet", dataset="synthetic", epochs=1, batch_size=
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     fit(Config.preset("d2l", **LENET_SYNTHETIC), tmp_path, progress=False, log=quiet)
     good = (tmp_path / "checkpoint.npz").read_bytes()
-    real_cross_entropy = train.ops.cross_entropy
-    monkeypatch.setattr(train.ops, "cross_entropy", lambda logits, y: real_cross_entropy(logits * np.nan, y))
+    real_cross_entropy = loop.ops.cross_entropy
+    monkeypatch.setattr(loop.ops, "cross_entropy", lambda logits, y: real_cross_entropy(logits * np.nan, y))
     with pytest.raises(Diverged, match=r"loss became nan in epoch 2, batch 1.*smaller --lr.*last good checkpoint"):
         fit(Config.preset("d2l", **{**LENET_SYNTHETIC, "epochs": 2}), tmp_path, resume=True, progress=False, log=quiet)
     assert (tmp_path / "checkpoint.npz").read_bytes() == good
@@ -187,25 +187,26 @@ def no_work(monkeypatch):
     """Fail the test if training gets as far as loading data."""
     def load_dataset(*args, **kwargs):
         raise AssertionError("data was loaded before the error was found")
-    monkeypatch.setattr(train, "load_dataset", load_dataset)
+    monkeypatch.setattr(loop, "load_dataset", load_dataset)
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--epochs", "0"], "--epochs: must be a positive int, got '0'"),
-    (["--batch-size", "many"], "--batch-size: must be a positive int, got 'many'"),
-    (["--lr", "-1"], "--lr: must be a finite number >= 0, got '-1'"),
-    (["--momentum", "nan"], "--momentum: must be a finite number >= 0"),
+    (["--batch-size", "many"], "--batch-size/--batch: invalid int value: 'many'"),
     (["--preset", "fast"], "invalid choice: 'fast'"),
 ])
-def test_bad_flag_values_are_rejected_by_the_parser(flags, message, no_work, capsys):
+def test_flags_that_are_not_even_numbers_or_choices_are_rejected_by_the_parser(flags, message, no_work, capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", *flags])
     assert e.value.code == 2 and message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--resize", "32"], "AlexNet needs images of at least 65 px"),
-    (["--model", "lenet", "--resize", "64"], "LeNet takes 28 px images"),
+    (["--epochs", "0"], "epochs must be a positive integer, got 0"),
+    (["--lr", "-1"], "lr must be a finite number >= 0, got -1.0"),
+    (["--momentum", "nan"], "momentum must be a finite number >= 0, got nan"),
+    (["--resize", "32"], "alexnet: input_size must be at least 65 pixels"),
+    (["--input-size", "32"], "alexnet: input_size must be at least 65 pixels"),
+    (["--model", "lenet", "--resize", "64"], "lenet takes 28x28 inputs only"),
     (["--lr", "0"], "lr must be > 0"),
     (["--resume"], "--resume needs --out DIR"),
 ])

@@ -3,7 +3,7 @@
 Three measurements, each repeated ``--reps`` times with the contenders interleaved (A, B, C, A, B, C, ...) so that
 load from other processes hits all of them alike; tables show medians and the spread:
 
-* per layer, forward and backward, for every engine (``minialex.trace``), at the first ``--sizes``; each conv layer
+* per layer, forward and backward, for every engine (:mod:`minialex.tools.trace`), at the first ``--sizes``; each conv layer
   also as a fraction of what NumPy's matmul reaches on that layer's GEMM shape (OC x C*kh*kw x N*oh*ow);
 * the whole training step (forward, cross-entropy, backward, SGD) in images/s at every size, with PyTorch's
   identical step (d2l's AlexNet, ``torch.optim.SGD``) when torch is importable; effective GFLOP/s counts training
@@ -12,7 +12,7 @@ load from other processes hits all of them alike; tables show medians and the sp
   the model and trains two steps -- unlike tracemalloc it sees every allocation that was touched, NumPy's,
   BLAS's and Numba's alike -- and how much of it the steps added (Linux only; skipped elsewhere).
 
-Writes a Markdown report on stdout, ``bench.json`` and ``layers.png`` into ``--out``.
+:func:`run` prints a Markdown report and writes ``bench.json`` and ``layers.png`` into its ``out`` folder.
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ import subprocess
 import sys
 import time
 
-from . import models, nn, optim
-from .backend import BackendUnavailable, backend, host_rng, manual_seed
-from .ops import cross_entropy
-from .summary import layer_table
-from .tensor import Tensor
-from .trace import _sync, trace_step
+from .. import models, nn, optim
+from ..backend import ENGINES, BackendUnavailable, backend, host_rng, manual_seed
+from ..figures import plot_layer_times
+from ..ops import cross_entropy
+from ..summary import layer_table
+from ..tensor import Tensor
+from .trace import trace_step
 
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # set on some machines; they change NumPy's matmul speed
 BLAS_THREAD_ENV = "OPENBLAS_THREAD_TIMEOUT"  # minialex sets it on import (see minialex/__init__.py)
@@ -41,7 +42,7 @@ BLAS_THREAD_ENV = "OPENBLAS_THREAD_TIMEOUT"  # minialex sets it on import (see m
 
 def available_engines() -> list[str]:
     found = []
-    for name in ("numpy", "numba", "cupy"):
+    for name in ENGINES:
         try:
             with backend(name):
                 found.append(name)
@@ -67,18 +68,18 @@ class MinialexStep:
             self.y = b.asarray(host_rng().integers(0, 10, batch))
 
     def __call__(self) -> None:
-        with backend(self.engine):
+        with backend(self.engine) as b:
             self.opt.zero_grad()
             cross_entropy(self.net(Tensor(self.x)), self.y).backward()
             self.opt.step()
-            _sync()
+            b.synchronize()
 
 
 def torch_alexnet(size: int, num_classes: int = 10):
     """d2l's AlexNet in PyTorch, layer for layer the same as ``minialex.models.alexnet`` (PyTorch's default init)."""
     from torch import nn
 
-    from .models import alexnet_feature_size
+    from ..models import alexnet_feature_size
     s = alexnet_feature_size(size)
     return nn.Sequential(
         nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
@@ -183,7 +184,7 @@ def conv_gemm_shapes(size: int, batch: int) -> dict:
 
 _MEMORY_PROBE = """
 import json, sys
-from minialex.bench import make_step, resident_mib
+from minialex.tools.bench import make_step, resident_mib
 engine, size, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 step = make_step(engine, size, batch)
 before = resident_mib("VmHWM")
@@ -211,7 +212,7 @@ def peak_memory(engine: str, size: int, batch: int) -> dict:
 
 def _child_env(unset=()) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in unset}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # above minialex/
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
 
@@ -285,56 +286,20 @@ def format_layers(result: dict, engines: list[str], peaks: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_layers(result: dict, engines: list[str], path: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    layers = [ly for ly in result["layers"] if any(ly[e]["forward"] + ly[e]["backward"] > 0.5 for e in engines)]
-    fig, ax = plt.subplots(figsize=(min(16, 2 + 0.6 * len(layers)), 5))
-    width = 0.8 / len(engines)
-    for j, e in enumerate(engines):
-        xs = [i + (j - (len(engines) - 1) / 2) * width for i in range(len(layers))]
-        fwd = [ly[e]["forward"] for ly in layers]
-        ax.bar(xs, fwd, width, label=f"{e} forward", color=f"C{j}")
-        ax.bar(xs, [ly[e]["backward"] for ly in layers], width, bottom=fwd, label=f"{e} backward",
-               color=f"C{j}", alpha=0.45)
-    ax.set_xticks(range(len(layers)), [f"{ly['name']} {ly['layer']}" for ly in layers], rotation=45, ha="right",
-                  fontsize=8)
-    ax.set_ylabel("ms (median)")
-    ax.set_title(f"AlexNet per-layer time, batch {result['batch']}, {result['size']} px")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+# --- the whole benchmark ---------------------------------------------------------------------------------------
 
+def run(out: str = "benchmarks/out", sizes: list[int] | None = None, batch_size: int | None = None,
+        reps: int | None = None, engines: list[str] | None = None, quick: bool = False, with_torch: bool = True,
+        with_memory: bool = True) -> dict:
+    """Every measurement of the module docstring, printed as Markdown as it goes; returns the report (bench.json).
 
-# --- the command ------------------------------------------------------------------------------------------------
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("bench", help="per-layer and whole-step speed of every engine, beside PyTorch")
-    add_arguments(p)
-    p.set_defaults(func=run)
-
-
-def add_arguments(p) -> None:
-    p.add_argument("--quick", action="store_true", help="one small configuration, for a check in under 2 minutes")
-    p.add_argument("--backend", dest="engines", nargs="+", choices=["numpy", "numba", "cupy"], default=None,
-                   help="engines to measure (default: every one available here)")
-    p.add_argument("--sizes", type=int, nargs="+", default=None, help="input sizes in pixels (default 224 96)")
-    p.add_argument("--batch", type=int, default=None, help="batch size (default 128)")
-    p.add_argument("--reps", type=int, default=None, help="timed repetitions of each measurement (default 5)")
-    p.add_argument("--out", default="benchmarks/out", help="folder for bench.json and layers.png")
-    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")
-    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
-
-
-def run(args) -> int:
-    quick = args.quick
-    sizes = args.sizes or ([96] if quick else [224, 96])
-    batch = args.batch or (32 if quick else 128)
-    reps = args.reps or (3 if quick else 5)
-    engines = args.engines or available_engines()
-    contenders = engines + (["torch"] if have_torch() and not args.no_torch else [])
+    Defaults: sizes 224 and 96, batch 128, 5 reps, every engine available here; ``quick``: 96 px, batch 32, 3 reps.
+    """
+    sizes = sizes or ([96] if quick else [224, 96])
+    batch = batch_size or (32 if quick else 128)
+    reps = reps or (3 if quick else 5)
+    engines = engines or available_engines()
+    contenders = engines + (["torch"] if have_torch() and with_torch else [])
     report = {"argv": sys.argv, "environment": environment(), "sizes": sizes, "batch": batch, "reps": reps, "steps": []}
     env = report["environment"]
     print(f"# minialex bench\n\n{env['cpus']} CPUs ({env['machine']}), load average {env['load_average_1min']:.1f}; "
@@ -360,7 +325,7 @@ def run(args) -> int:
         if unset:  # the same measurement once more with NumPy's OpenBLAS left to pick its own kernel
             rows += step_rows(_steps_in_child(contenders, size, batch, reps, unset), size, batch, flops,
                               " (" + ", ".join(unset) + " unset)")
-        if not args.no_memory and os.path.exists("/proc/self/status"):
+        if with_memory and os.path.exists("/proc/self/status"):
             for r in rows[:len(contenders)]:
                 r["memory"] = peak_memory(r["engine"], size, batch)
         report["steps"] += rows
@@ -369,17 +334,17 @@ def run(args) -> int:
     print(format_steps(report["steps"]))
     print("\nGFLOP/s counts training as 3x the forward FLOPs. Peak RSS: the peak resident memory of a fresh process that builds the "
           "model and trains two steps (VmHWM); 'of it the steps' is the part added after the model was built.")
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "bench.json"), "w") as f:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "bench.json"), "w") as f:
         json.dump(report, f, indent=2)
-    plot_layers(layers, engines, os.path.join(args.out, "layers.png"))
-    print(f"\nwrote {os.path.join(args.out, 'bench.json')} and {os.path.join(args.out, 'layers.png')}")
-    return 0
+    plot_layer_times(layers, engines, os.path.join(out, "layers.png"))
+    print(f"\nwrote {os.path.join(out, 'bench.json')} and {os.path.join(out, 'layers.png')}")
+    return report
 
 
 _CHILD_STEPS = """
 import json, sys
-from minialex.bench import time_steps
+from minialex.tools.bench import time_steps
 engines, size, batch, reps = json.loads(sys.argv[1])
 print(json.dumps(time_steps(engines, size, batch, reps)))
 """
@@ -389,14 +354,3 @@ def _steps_in_child(engines, size, batch, reps, unset) -> dict:
     out = subprocess.run([sys.executable, "-c", _CHILD_STEPS, json.dumps([engines, size, batch, reps])],
                          env=_child_env(unset), capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def main(argv=None) -> int:
-    import argparse
-    parser = argparse.ArgumentParser(prog="minialex bench", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,8 +6,8 @@
         ...
         loss.backward()               # each tagged op's backward closure is timed and added to its layer
 
-While recording, ``Tensor.from_op`` wraps each op's backward closure in a timer before it goes on the graph, so
-backward() runs the timed closures without knowing. What the closures do not cover -- the topological sort, adding
+While recording, the Recorder observes every op as it is made (:func:`minialex.tensor.observe_ops`) and wraps its
+backward closure in a timer before it goes on the graph, so backward() runs the timed closures without knowing. What the closures do not cover -- the topological sort, adding
 up gradients that meet at a tensor -- shows up as the gap between backward()'s wall time and their sum.
 On the GPU every timer synchronises the device first, so kernels are charged to the layer that launched them.
 """
@@ -21,17 +21,15 @@ from time import perf_counter
 
 import numpy as np
 
-from . import nn
-from .backend import get_backend
-from .ops import cross_entropy
-from .summary import describe, layer_table
-from .tensor import Tensor
+from .. import models, nn
+from ..backend import get_backend, host_rng, manual_seed
+from ..ops import cross_entropy
+from ..summary import describe, layer_table
+from ..tensor import Tensor, observe_ops
 
 
 def _sync() -> None:
-    b = get_backend()
-    if b.on_gpu:
-        b.xp.cuda.get_current_stream().synchronize()
+    get_backend().synchronize()
 
 
 @dataclass
@@ -46,12 +44,12 @@ class Recorder:
 
     def __init__(self):
         self.timings: dict[str, Timing] = {}
-        self._current = None
+        self.current: str | None = None  # the layer being called, if any
 
     @contextlib.contextmanager
     def layer(self, name: str):
         timing = self.timings.setdefault(name, Timing())
-        previous, self._current = self._current, name
+        previous, self.current = self.current, name
         _sync()
         start = perf_counter()
         try:
@@ -59,9 +57,15 @@ class Recorder:
         finally:
             _sync()
             timing.forward_s += perf_counter() - start
-            self._current = previous
+            self.current = previous
 
-    def _timed(self, backward, timing: Timing):
+    def __call__(self, op: str, backward):
+        """The op observer: tag ``op`` with the current layer and time its backward closure there."""
+        if self.current is None:
+            return backward
+        timing = self.timings[self.current]
+        timing.ops.append(op)
+
         def timed_backward(g):
             start = perf_counter()
             grads = backward(g)
@@ -74,21 +78,8 @@ class Recorder:
 @contextlib.contextmanager
 def recording():
     """Record per-layer timings while the block runs (see the module docstring); yields the Recorder."""
-    rec = Recorder()
-    original = Tensor.__dict__["from_op"]
-
-    def from_op(cls, data, parents, backward, op):
-        if rec._current is not None:
-            timing = rec.timings[rec._current]
-            timing.ops.append(op)
-            backward = rec._timed(backward, timing)
-        return original.__func__(cls, data, parents, backward, op)
-
-    Tensor.from_op = classmethod(from_op)
-    try:
+    with observe_ops(Recorder()) as rec:
         yield rec
-    finally:
-        Tensor.from_op = original
 
 
 @dataclass
@@ -184,60 +175,20 @@ def format_trace(trace: dict) -> str:
     return "\n".join(lines)
 
 
-# --- the command ---------------------------------------------------------------------------------------------------
-
-def add_parser(subparsers) -> None:
-    from .cli import add_backend_argument
-    p = subparsers.add_parser("trace", help="time one training step layer by layer (forward and backward)")
-    p.add_argument("--model", choices=["alexnet", "lenet"], default="alexnet")
-    p.add_argument("--input-size", type=int, default=None,
-                   help="image side length (default 224 for alexnet; lenet takes 28 only)")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--in-channels", type=int, default=1)
-    p.add_argument("--num-classes", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=1,
-                   help="untimed steps first, so one-time costs (Numba compilation, first allocations) are "
-                        "not counted (default 1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", metavar="PATH", default=None, help="also write the trace as JSON")
-    add_backend_argument(p)
-    p.set_defaults(func=_trace_command)
-
-
-def _trace_command(args) -> int:
-    import json
-
-    from . import models
-    from .backend import host_rng, manual_seed
-
-    if args.batch < 1:
-        raise ValueError(f"--batch must be at least 1, got {args.batch}")
-    manual_seed(args.seed)
-    if args.model == "lenet":
-        if args.input_size not in (None, 28):
-            raise ValueError(f"lenet takes 28x28 inputs only (its first dense layer is 16*5*5 wide), "
-                             f"got --input-size {args.input_size}")
-        size, net = 28, models.lenet(args.num_classes, args.in_channels)
-    else:
-        size = args.input_size or 224
-        net = models.alexnet(args.num_classes, args.in_channels, size)
-    shape = (args.batch, args.in_channels, size, size)
-    x = host_rng().standard_normal(shape).astype(np.float32)
-    target = host_rng().integers(0, args.num_classes, args.batch)
+def trace_model(model: str = "alexnet", input_size: int | None = None, batch_size: int = 8, in_channels: int = 1,
+                num_classes: int = 10, warmup: int = 1, seed: int = 0) -> dict:
+    """:func:`trace_step` for ``model`` on a seeded random batch and random labels, after ``warmup`` untimed steps
+    (so one-time costs -- Numba compilation, first allocations -- are not counted)."""
+    if batch_size < 1:
+        raise ValueError(f"the batch size must be at least 1, got {batch_size}")
+    manual_seed(seed)
+    net = models.build(model, num_classes, in_channels, input_size)
+    size = models.check_input_size(model, input_size)
+    shape = (batch_size, in_channels, size, size)
     xp = get_backend().xp
-    x, target = xp.asarray(x), xp.asarray(target)
-    for _ in range(args.warmup):
+    x = xp.asarray(host_rng().standard_normal(shape).astype(np.float32))
+    target = xp.asarray(host_rng().integers(0, num_classes, batch_size))
+    for _ in range(warmup):
         cross_entropy(net(Tensor(x)), target).backward()
         net.zero_grad()
-    trace = trace_step(net, x, target)
-    trace["model"] = args.model
-    warm = f"after {args.warmup} untimed warm-up step{'s' if args.warmup != 1 else ''}" if args.warmup else \
-        "no warm-up (first-call costs included)"
-    print(f"{args.model}, input {shape} float32, backend {trace['backend']}: one forward and backward of "
-          f"cross-entropy on random labels, {warm}\n")
-    print(format_trace(trace))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(trace, f, indent=2)
-        print(f"\nwrote {args.json}")
-    return 0
+    return {**trace_step(net, x, target), "model": model, "warmup": warmup}

@@ -61,7 +61,7 @@ class Exercise:
 
 def _autograd(fn, args, grad_positions, dout):
     """fn on Tensors made from ``args`` (those at grad_positions require grad); backward(dout)."""
-    from ..tensor import Tensor
+    from ...tensor import Tensor
     tensors = [Tensor(a, requires_grad=True) if i in grad_positions else a for i, a in enumerate(args)]
     out = fn(*tensors)
     if dout is not None:
@@ -71,39 +71,39 @@ def _autograd(fn, args, grad_positions, dout):
 
 
 def _library_conv2d(args, dout):
-    from .. import ops
+    from ... import ops
     return _autograd(ops.conv2d, args, (0, 1, 2), dout)
 
 
 def _library_max_pool2d(args, dout):
-    from .. import ops
+    from ... import ops
     return _autograd(ops.max_pool2d, args, (0,), dout)
 
 
 def _library_relu(args, dout):
-    from .. import ops
+    from ... import ops
     return _autograd(ops.relu, args, (0,), dout)
 
 
 def _library_dropout(args, dout):
-    from .. import ops
+    from ... import ops
     x, p, seed, training = args
     return _autograd(lambda x: ops.dropout(x, p, training, generator=np.random.default_rng(seed)), (x,), (0,), dout)
 
 
 def _library_linear(args, dout):
-    from .. import ops
+    from ... import ops
     return _autograd(ops.linear, args, (0, 1, 2), dout)
 
 
 def _library_cross_entropy(args, dout):
-    from .. import ops
+    from ... import ops
     return _autograd(ops.cross_entropy, args, (0,), dout)
 
 
 def _library_sgd_step(args, dout):
-    from ..nn import Parameter
-    from ..optim import SGD
+    from ...nn import Parameter
+    from ...optim import SGD
     w, dw, v, lr, momentum, weight_decay = args
     p = Parameter(w.copy())
     p.grad = dw.copy()

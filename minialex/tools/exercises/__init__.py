@@ -6,7 +6,8 @@
 
 Files: ``solutions/`` (the reference answers, from which the skeletons are cut), ``files.py`` (skeletons and
 where they go), ``catalog.py`` (each exercise's configurations and how minialex computes the answer),
-``loops.py`` (plain-loop definitions), ``checker.py`` (the checks and their report), ``command.py`` (the CLI).
+``loops.py`` (plain-loop definitions, which the tests use too), ``checker.py`` (the checks and their report);
+the command is :mod:`minialex.cli.exercise`.
 """
 
 # In the order they are best done: each uses ideas from the ones before it.

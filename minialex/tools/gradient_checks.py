@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import models, nn
-from .backend import manual_seed
-from .gradcheck import gradcheck
-from .ops import conv2d, cross_entropy, dropout, flatten, linear, max_pool2d, relu
-from .tensor import Tensor
+from .. import models, nn
+from ..backend import manual_seed
+from ..gradcheck import gradcheck
+from ..ops import conv2d, cross_entropy, dropout, flatten, linear, max_pool2d, relu
+from ..tensor import Tensor
 
 
 def _leaf(rng, *shape, distinct=False):

@@ -1,0 +1,124 @@
+"""Pictures of a trained network: ``minialex inspect CHECKPOINT --image N --out DIR``.
+
+From a checkpoint it draws conv1's filters, the feature maps of every conv and pool layer for one test image, that
+image with the network's top-5 predictions, and -- when the test set is at hand -- per-class accuracy beside the
+confusion matrix. The figures themselves are in :mod:`minialex.figures`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .. import figures, nn
+from ..backend import get_backend
+from ..data import DataLoader, load_dataset, resize
+from ..summary import describe
+from ..tensor import Tensor, no_grad
+from ..training.checkpoint import model_from_checkpoint
+from ..training.evaluate import score
+
+
+class InspectError(ValueError):
+    pass
+
+
+def load_test_split(data_dir=None):
+    """Fashion-MNIST's test split (a :class:`minialex.data.Dataset`)."""
+    return load_dataset("fashion-mnist", data_dir)[1]
+
+
+def synthetic_image(index: int) -> np.ndarray:
+    """A deterministic random 28x28 uint8 image, seeded by ``index``: for looking at a network without data."""
+    return np.random.default_rng(index).integers(0, 256, (28, 28), dtype=np.uint8)
+
+
+# --- running the model -----------------------------------------------------------------------------------------
+
+def layer_outputs(model: nn.Sequential, x: np.ndarray) -> list:
+    """[(name, layer, output as a host array)] for every layer, on input ``x`` (N, C, H, W), without a graph."""
+    backend, outputs = get_backend(), []
+    with no_grad():
+        h = Tensor(backend.asarray(x))
+        for name, layer in model.named_children():
+            h = layer(h)
+            outputs.append((name, layer, backend.to_numpy(h.data)))
+    return outputs
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+# --- the pictures --------------------------------------------------------------------------------------------------
+
+def _feature_layers(outputs):
+    """[(label, file stem, output)] for each conv (taken after its ReLU when one follows) and each pool."""
+    picked = []
+    for i, (name, layer, out) in enumerate(outputs):
+        if isinstance(layer, nn.Conv2d):
+            label = f"layer {name}: {describe(layer)}"
+            if i + 1 < len(outputs) and isinstance(outputs[i + 1][1], nn.ReLU):
+                label, out = f"layers {name}-{outputs[i + 1][0]}: {describe(layer)} + ReLU", outputs[i + 1][2]
+            picked.append((label, f"features_{int(name):02d}_conv", out))
+        elif isinstance(layer, nn.MaxPool2d):
+            picked.append((f"layer {name}: {describe(layer)}", f"features_{int(name):02d}_pool", out))
+    return picked
+
+
+def inspect(path, index: int, out_dir: str, data_dir=None, synthetic: bool = False, channels: int = 32,
+            test_limit: int | None = None, log=print) -> list[str]:
+    """Draw every picture for checkpoint ``path`` and test image ``index``; returns the PNG paths written."""
+    if not 1 <= channels <= 64:
+        raise InspectError(f"channels must be in 1..64, got {channels}")
+    model, size, meta = model_from_checkpoint(path)
+    config = meta["config"]
+    test = None if synthetic else load_test_split(data_dir)
+    if test is None:
+        image, true_class, source = synthetic_image(index), None, f"random image (seed {index})"
+    elif 0 <= index < len(test):
+        image, true_class, source = test.images[index], int(test.labels[index]), f"test image {index}"
+    else:
+        raise InspectError(f"--image {index} is out of range: the test set has {len(test)} images")
+    num_classes = model[-1].out_features
+    classes = tuple(meta.get("classes") or config.get("classes") or (test.classes if test is not None else None)
+                    or [f"class {k}" for k in range(num_classes)])
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+
+    def save(draw, name, *args, **kwargs):
+        target = os.path.join(out_dir, name + ".png")
+        draw(*args, target, **kwargs)
+        written.append(target)
+        log(f"wrote {target}")
+
+    first_conv = next(m for m in model if isinstance(m, nn.Conv2d))
+    save(figures.plot_filters, "conv1_filters", get_backend().to_numpy(first_conv.weight.data),
+         title=f"conv1: {first_conv.out_channels} filters {first_conv.kernel_size[0]}x{first_conv.kernel_size[1]}, "
+               "each scaled to its own range")
+
+    x = resize(image[None], size)
+    outputs = layer_outputs(model, x)
+    for label, stem, out in _feature_layers(outputs):
+        k = min(channels, out.shape[1])
+        save(figures.plot_feature_maps, stem, out[0, :k],
+             title=f"{label}\n{source}: first {k} of {out.shape[1]} channels, {out.shape[2]}x{out.shape[3]} each")
+
+    probs = softmax(outputs[-1][2][0].astype(np.float64))
+    save(figures.plot_predictions, "predictions", x[0, 0], probs, classes, title=f"{source}, {size}x{size}",
+         label=true_class)
+    top = np.argsort(probs)[::-1][:5]
+    log(f"{source}: " + ", ".join(f"{classes[k]} {probs[k]:.3f}" for k in top)
+        + ("" if true_class is None else f"  (true: {classes[true_class]})"))
+
+    if test is not None:
+        n = len(test) if test_limit is None else min(test_limit, len(test))
+        log(f"evaluating on {n} test images ...")
+        result = score(model, DataLoader(test, 256, shuffle=False, resize=size, limit=n))
+        save(figures.plot_confusion, "confusion", result["confusion"], result["per_class"], classes,
+             title=f"per-class accuracy, {n} test images (overall {result['accuracy']:.3f})")
+        log(f"test accuracy {result['accuracy']:.4f}; per class: " + ", ".join(
+            f"{c} {a:.3f}" for c, a in zip(classes, result["per_class"])))
+    return written

@@ -1,0 +1,157 @@
+"""The training loop: d2l's ``train_ch6`` (Xavier init, SGD, cross-entropy), with checkpoints, resume and a record.
+
+    config = Config.preset("quick", epochs=3)       # a recipe: d2l's, or a faster one for a CPU
+    history = fit(config, "runs/quick")             # one dict per epoch, also in runs/quick/metrics.jsonl
+
+Each epoch trains on the shuffled train set (running loss and accuracy), then measures test accuracy in eval
+mode without gradients. ``examples_per_sec`` counts only the time of forward + backward + update (and reading
+the loss back), as d2l's timer does, so the numbers compare with d2l's; ``seconds`` is the epoch's wall time.
+
+The run folder (:mod:`.run_folder`) keeps the record and a checkpoint after every epoch. The loader's order is a
+function of (seed, epoch) and dropout draws from the host RNG on CPU engines, so resuming from a checkpoint
+continues exactly where an uninterrupted run would be. Ctrl-C stops after the batch in progress and saves a
+checkpoint at that batch (with the epoch's running sums), so nothing done is lost and resuming is exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+
+from .. import ops
+from ..backend import get_backend, manual_seed
+from ..data import DataLoader, load_dataset
+from ..optim import SGD
+from ..tensor import Tensor
+from .config import Config, TrainingError
+from .evaluate import predict
+from .metrics import accuracy, correct
+from .run_folder import Position, RunFolder
+
+
+# tqdm's bar without its own rate: the one images/s figure shown is the timed one of the epoch line (tqdm's
+# rate would count loading the data and the bar's own pauses too).
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+
+
+class Diverged(TrainingError):
+    pass
+
+
+class Interrupted(TrainingError):
+    pass
+
+
+def fit(config: Config, out_dir, *, data_dir=None, resume: bool = False, progress: bool = True, log=print) -> list:
+    """Train ``config`` and record it in ``out_dir``; returns the per-epoch records (``metrics.jsonl``'s lines).
+
+    ``resume=True`` continues the run saved in ``out_dir`` (its config must equal ``config``, except ``epochs``,
+    which may grow). Raises :class:`TrainingError` (bad setup), :class:`Diverged` (loss NaN/inf; the last good
+    checkpoint is kept) or :class:`Interrupted` (Ctrl-C; a checkpoint was saved at the batch reached).
+    """
+    started = time.perf_counter()
+    config.validate()
+    run = RunFolder(out_dir, resume)
+    train_set, test_set = load_dataset(config.dataset, data_dir)
+    train_iter, test_iter = make_loaders(config, train_set, test_set)
+    manual_seed(config.seed)
+    net = config.build_model(len(train_set.classes))
+    optimizer = SGD(net.parameters(), config.lr, config.momentum, config.weight_decay)
+    pos = run.restore(config, net, optimizer) if resume else Position()
+    run.start(config, pos.history, data_dir)
+    log(f"training {config.model} on {config.dataset} ({train_iter.size} train / {test_iter.size} test images, "
+        f"{config.image_size} px), backend {get_backend().name}, {config.epochs} epochs -> {run.path}")
+    with stop_on_sigint() as stop_requested:
+        while pos.epoch < config.epochs:
+            epoch_started = time.perf_counter()
+            finished = train_epoch(net, optimizer, train_iter, pos, stop_requested, run, progress)
+            scores = predict(net, test_iter, stop_requested) if finished else None
+            if scores is None:  # Ctrl-C: keep what this epoch has done so far, at the batch reached
+                pos.wall += time.perf_counter() - epoch_started
+                run.save(net, optimizer, pos, config)
+                raise Interrupted(f"interrupted in epoch {pos.epoch + 1} at batch {pos.batch} of {len(train_iter)}; "
+                                  f"saved {run.checkpoint}. Resume with: minialex train --out {run.path} --resume")
+            test_acc = accuracy(*scores)
+            record = epoch_record(pos, test_acc, pos.wall + time.perf_counter() - epoch_started)
+            pos.history.append(record)
+            pos = pos.next_epoch()
+            run.save(net, optimizer, pos, config)
+            run.append_metrics(record, config.epochs)
+            log(f"epoch {record['epoch']}/{config.epochs}: loss {record['loss']:.3f}, train acc "
+                f"{record['train_acc']:.3f}, test acc {test_acc:.3f}, {record['examples_per_sec']:.1f} examples/sec, "
+                f"{record['seconds']:.0f} s")
+    last = pos.history[-1]
+    log(f"done: loss {last['loss']:.3f}, train acc {last['train_acc']:.3f}, test acc {last['test_acc']:.3f}, "
+        f"{sum(r['seconds'] for r in pos.history) / len(pos.history):.0f} s/epoch; "
+        f"{time.perf_counter() - started:.0f} s wall in this process on {get_backend().name}; results in {run.path}")
+    return pos.history
+
+
+def make_loaders(config: Config, train_set, test_set) -> tuple[DataLoader, DataLoader]:
+    for name, limit, data in (("train", config.train_limit, train_set), ("test", config.test_limit, test_set)):
+        if limit is not None and limit > len(data):
+            raise TrainingError(f"--{name}-limit {limit} is more than the {len(data)} {name} examples of "
+                                f"{config.dataset}")
+    return (DataLoader(train_set, config.batch_size, shuffle=True, resize=config.resize, seed=config.seed,
+                       limit=config.train_limit),
+            DataLoader(test_set, config.batch_size, shuffle=False, resize=config.resize, limit=config.test_limit))
+
+
+def train_epoch(net, optimizer, loader, pos: Position, stop_requested, run, progress: bool) -> bool:
+    """Train on epoch ``pos.epoch`` from batch ``pos.batch`` on, updating ``pos``; False if stopped early."""
+    from tqdm.auto import tqdm
+    net.train()
+    with tqdm(total=loader.size, initial=pos.count, unit="img", desc=f"epoch {pos.epoch + 1}", leave=False,
+              disable=not progress, mininterval=1.0, bar_format=BAR_FORMAT) as bar:
+        for x, y in loader.batches(pos.epoch, start=pos.batch):
+            if stop_requested():
+                return False
+            t = time.perf_counter()
+            logits = net(Tensor(x))
+            loss = ops.cross_entropy(logits, y)
+            loss_value = loss.item()  # also waits for the GPU, so the timer sees the work done
+            if not math.isfinite(loss_value):
+                raise Diverged(f"the loss became {loss_value} in epoch {pos.epoch + 1}, batch {pos.batch + 1}: "
+                               f"training diverged (try a smaller --lr). {run.describe_checkpoint()}")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            hits = correct(logits.data, y)
+            pos.timed += time.perf_counter() - t
+            n = len(y)
+            pos.loss_sum, pos.correct, pos.count, pos.batch = (pos.loss_sum + loss_value * n, pos.correct + hits,
+                                                                pos.count + n, pos.batch + 1)
+            bar.update(n)
+            bar.set_postfix(loss=f"{pos.loss_sum / pos.count:.3f}", acc=f"{pos.correct / pos.count:.3f}",
+                            **{"img/s": f"{pos.count / pos.timed:.1f}"}, refresh=False)
+    return not stop_requested()
+
+
+def epoch_record(pos: Position, test_acc: float, seconds: float) -> dict:
+    return {"epoch": pos.epoch + 1, "loss": pos.loss_sum / pos.count, "train_acc": pos.correct / pos.count,
+            "test_acc": test_acc, "examples_per_sec": pos.count / pos.timed if pos.timed else 0.0,
+            "seconds": seconds}
+
+
+@contextlib.contextmanager
+def stop_on_sigint():
+    """The first Ctrl-C only asks to stop (checked between batches); a second one interrupts at once."""
+    requested = []
+
+    def handler(signum, frame):
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(True)
+        print("\nstopping after this batch (Ctrl-C again to quit without saving) ...", flush=True)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave Ctrl-C alone
+        yield lambda: False
+        return
+    try:
+        yield lambda: bool(requested)
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,72 @@
+"""``minialex trace`` times every layer of a step, forward and backward, and says where the rest went."""
+
+import json
+
+import numpy as np
+import pytest
+
+from minialex import models
+from minialex.cli import main
+from minialex.ops import cross_entropy, relu
+from minialex.tensor import Tensor
+from minialex.tools.trace import recording, trace_step
+
+
+def test_trace_prints_and_writes_every_layer_with_positive_times(tmp_path, capsys):
+    path = tmp_path / "trace.json"
+    assert main(["trace", "--input-size", "65", "--batch", "2", "--warmup", "0", "--backend", "numpy",
+                 "--json", str(path)]) == 0
+    printed = capsys.readouterr().out
+    trace = json.loads(path.read_text())
+    rows = trace["rows"]
+    assert [r["name"] for r in rows] == [str(i) for i in range(21)] + ["loss"]
+    for r in rows:
+        assert r["forward_ms"] > 0 and r["backward_ms"] > 0, r
+        assert r["layer"] in printed
+    conv1 = rows[0]
+    assert conv1["layer"] == "Conv2d 1->96 11x11/4 p1" and conv1["output_shape"] == [2, 96, 15, 15]
+    assert conv1["im2col_bytes"] == 1 * 11 * 11 * (2 * 15 * 15) * 4
+    assert rows[1]["im2col_bytes"] == 0
+    assert sum(r["share"] for r in rows) == pytest.approx(1.0)
+    assert trace["total"]["flops"] == sum(r["flops"] for r in rows) > 0
+    assert "total" in printed and "backward() took" in printed
+
+
+def test_trace_lenet_rejects_other_input_sizes(capsys):
+    assert main(["trace", "--model", "lenet", "--resize", "32"]) == 2
+    assert "lenet takes 28x28 inputs only" in capsys.readouterr().err
+
+
+def test_recording_attributes_backward_closures_to_the_layer_that_made_them():
+    net = models.lenet()
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32))
+    with recording() as rec:
+        h = x
+        for name, layer in net.named_children():
+            with rec.layer(name):
+                h = layer(h)
+        loss = cross_entropy(h, np.array([1, 2]))  # outside any layer: not timed
+        assert rec.timings["0"].backward_s == 0.0
+        loss.backward()
+    assert rec.timings["0"].ops == ["conv2d"] and rec.timings["2"].ops == ["max_pool2d"]
+    assert all(t.forward_s > 0 and t.backward_s > 0 for t in rec.timings.values())
+    assert net[0].weight.grad is not None
+
+
+def test_recording_stops_observing_ops_when_the_block_ends_even_after_an_error():
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError):
+        with recording() as rec:
+            raise RuntimeError("boom")
+    with rec.layer("after"):
+        relu(x).sum().backward()
+    assert rec.timings["after"].ops == [] and rec.timings["after"].backward_s == 0.0
+
+
+def test_trace_step_matches_summary_shapes():
+    net = models.lenet()
+    x = np.random.default_rng(1).standard_normal((3, 1, 28, 28)).astype(np.float32)
+    trace = trace_step(net, x, np.array([0, 1, 2]))
+    assert trace["rows"][5]["output_shape"] == [3, 16, 5, 5]
+    assert trace["rows"][3]["im2col_bytes"] == 6 * 5 * 5 * (3 * 10 * 10) * 4
+    assert np.isfinite(trace["loss"])
