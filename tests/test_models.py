@@ -9,12 +9,27 @@ from minialex import Tensor, models, nn, no_grad, optim
 from minialex.summary import layer_table
 
 
-@pytest.mark.parametrize("size", [224, 96])
-def test_alexnet_outputs_one_row_of_ten_logits_per_image(size):
-    net = models.alexnet(input_size=size).eval()
+def assert_scores_each_image_on_its_own(net, size):
+    """In eval mode (no dropout) an image's row of logits is the same in a batch as alone."""
+    x = np.random.default_rng(0).random((3, 1, size, size), dtype=np.float32)
     with no_grad():
-        y = net(Tensor(np.random.default_rng(0).random((2, 1, size, size), dtype=np.float32)))
-    assert y.shape == (2, 10)
+        batch, alone = net.eval()(Tensor(x)).numpy(), net(Tensor(x[1:2])).numpy()
+    assert batch.shape == (3, 10)
+    np.testing.assert_allclose(batch[1:2], alone, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [224, 96])
+def test_alexnet_in_eval_mode_scores_each_image_on_its_own(size):
+    assert_scores_each_image_on_its_own(models.alexnet(input_size=size), size)
+
+
+def test_build_makes_each_model_by_name_and_refuses_what_it_cannot_make():
+    assert models.build("alexnet", 7, 3, 96)[14].in_features == 256 and models.build("alexnet")[14].in_features == 6400
+    assert models.build("lenet", 4)[-1].out_features == 4
+    with pytest.raises(ValueError, match="lenet takes 28x28 inputs only"):
+        models.build("lenet", input_size=32)
+    with pytest.raises(ValueError, match="unknown model 'vgg'; expected one of alexnet, lenet"):
+        models.build("vgg")
 
 
 def test_alexnet_has_d2l_parameter_count_and_true_shapes():
@@ -72,5 +87,5 @@ def test_a_small_alexnet_like_net_overfits_32_examples():
         assert F.cross_entropy(net.eval()(x), y).item() < 0.1
 
 
-def test_lenet_runs_on_28px():
-    assert models.lenet()(Tensor(np.zeros((3, 1, 28, 28), np.float32))).shape == (3, 10)
+def test_lenet_in_eval_mode_scores_each_image_on_its_own():
+    assert_scores_each_image_on_its_own(models.lenet(), 28)
