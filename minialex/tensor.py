@@ -10,6 +10,7 @@ freed after ``backward()`` so the buffers its closures hold (im2col matrices, ma
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 
@@ -33,6 +34,20 @@ def no_grad():
 
 def is_grad_enabled() -> bool:
     return _grad_enabled
+
+
+class Size(tuple):
+    """A shape: a tuple that prints as PyTorch's ``torch.Size`` does, ``minialex.Size([1, 96, 54, 54])``."""
+
+    def __repr__(self):
+        return f"minialex.Size({list(self)})"
+
+    def __format__(self, spec):
+        # f-strings (the library's error messages) keep the tuple form, (N, C, H, W), as the text around it reads
+        return tuple.__repr__(self) if spec == "" else format(tuple(self), spec)
+
+    def numel(self) -> int:
+        return math.prod(self)
 
 
 class Tensor:
@@ -69,13 +84,16 @@ class Tensor:
         return out
 
     # --- array-like facts -------------------------------------------------------------------------------------
-    shape = property(lambda self: tuple(self.data.shape))
+    shape = property(lambda self: Size(self.data.shape))
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: int(self.data.size))
 
     def __len__(self):
         return len(self.data)
+
+    def numel(self) -> int:
+        return self.size
 
     def numpy(self) -> np.ndarray:
         """A host NumPy array (copied from the GPU when needed)."""
