@@ -19,7 +19,17 @@ from .summary import summary
 from .tensor import Tensor, no_grad
 
 from . import models, nn, optim  # noqa: E402
+from .tensor import Size  # noqa: E402
+
+# PyTorch's factories and dtype names, so ``import minialex as torch`` runs d2l's cells. Imported last: the
+# function ``tensor`` takes the attribute name ``minialex.tensor`` from the module (still importable as
+# ``from minialex.tensor import Tensor``: Python finds loaded modules in sys.modules, not by attribute).
+from .creation import arange, ones, rand, randn, tensor, zeros  # noqa: E402
+from .dtypes import (bool, double, float, float16, float32, float64, half, int, int8, int16, int32,  # noqa: E402,A004
+                     int64, long, short, uint8)
 
 __version__ = "0.1.0"
-__all__ = ["Tensor", "no_grad", "gradcheck", "summary", "use_backend", "get_backend", "manual_seed",
+__all__ = ["Tensor", "Size", "no_grad", "gradcheck", "summary", "use_backend", "get_backend", "manual_seed",
+           "randn", "rand", "zeros", "ones", "tensor", "arange",
+           "float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64",
            "nn", "optim", "models"]

@@ -86,6 +86,14 @@ def _load_cupy() -> ModuleType:
     return cupy
 
 
+def cuda_device_count() -> int:
+    """How many CUDA devices CuPy can use here: 0 without CuPy, a working driver or a device. Never raises."""
+    try:
+        return _load_cupy().cuda.runtime.getDeviceCount()
+    except BackendUnavailable:
+        return 0
+
+
 def _make_backend(name: str) -> Backend:
     if name not in ENGINES:
         raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(ENGINES)}")

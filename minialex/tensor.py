@@ -12,6 +12,7 @@ Tools that watch ops (timing, recording) register with :func:`observe_ops` inste
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 
@@ -53,6 +54,20 @@ def observe_ops(observer):
         _op_observers.remove(observer)
 
 
+class Size(tuple):
+    """A shape: a tuple that prints as PyTorch's ``torch.Size`` does, ``minialex.Size([1, 96, 54, 54])``."""
+
+    def __repr__(self):
+        return f"minialex.Size({list(self)})"
+
+    def __format__(self, spec):
+        # f-strings (the library's error messages) keep the tuple form, (N, C, H, W), as the text around it reads
+        return tuple.__repr__(self) if spec == "" else format(tuple(self), spec)
+
+    def numel(self) -> int:
+        return math.prod(self)
+
+
 class Tensor:
     __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
 
@@ -89,13 +104,16 @@ class Tensor:
         return out
 
     # --- array-like facts -------------------------------------------------------------------------------------
-    shape = property(lambda self: tuple(self.data.shape))
+    shape = property(lambda self: Size(self.data.shape))
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: int(self.data.size))
 
     def __len__(self):
         return len(self.data)
+
+    def numel(self) -> int:
+        return self.size
 
     def numpy(self) -> np.ndarray:
         """A host NumPy array (copied from the GPU when needed)."""

@@ -1,0 +1,278 @@
+"""The names d2l's chapters call, with d2l's signatures, on minialex: ``from minialex import d2l``.
+
+    train_iter, test_iter = d2l.load_data_fashion_mnist(128, resize=224)
+    device = d2l.try_gpu()                     # cuda:0 where CuPy has a device, else cpu
+    d2l.evaluate_accuracy_gpu(net, test_iter)  # fraction of test images classified right
+
+and the helpers d2l's training loops are made of: :class:`Timer`, :class:`Accumulator`, :func:`accuracy`,
+:class:`Animator` (the live plot: inline in a Jupyter kernel, a PNG file in a terminal).
+
+Where d2l moves tensors with ``X.to(device)``, minialex has one engine for every array
+(:func:`minialex.use_backend`); a :class:`Device` names the engine it stands for (``device.engine``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .backend import cuda_device_count, get_backend
+from .data import load_data
+from .tensor import Tensor, no_grad
+
+__all__ = ["Device", "try_gpu", "try_all_gpus", "load_data_fashion_mnist", "Timer", "Accumulator", "accuracy",
+           "evaluate_accuracy_gpu", "Animator"]
+
+
+# --- devices ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Device:
+    """A device as ``torch.device`` prints it -- ``cuda:0`` or ``cpu`` -- and the minialex engine it means."""
+
+    type: str
+    index: int | None = None
+
+    def __post_init__(self):
+        if self.type not in ("cpu", "cuda"):
+            raise ValueError(f"device type must be 'cpu' or 'cuda', got {self.type!r}")
+        if self.type == "cuda" and not (isinstance(self.index, int) and self.index >= 0):
+            raise ValueError(f"a cuda device needs an index >= 0, got {self.index!r}")
+
+    @classmethod
+    def parse(cls, spec) -> "Device":
+        """``Device``, ``"cpu"``, ``"cuda"`` (= cuda:0) or ``"cuda:1"``."""
+        if isinstance(spec, Device):
+            return spec
+        kind, _, index = str(spec).partition(":")
+        if kind == "cuda":
+            if index and not index.isdigit():
+                raise ValueError(f"device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+            return cls("cuda", int(index or 0))
+        if kind == "cpu" and not index:
+            return cls("cpu")
+        raise ValueError(f"device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+
+    @property
+    def engine(self) -> str:
+        """``cupy`` for a GPU; for the CPU the active engine if it is a CPU one, else the CPU default."""
+        if self.type == "cuda":
+            return "cupy"
+        active = get_backend().name
+        if active != "cupy":
+            return active
+        return "numba" if importlib.util.find_spec("numba") is not None else "numpy"
+
+    def __str__(self) -> str:
+        return f"cuda:{self.index}" if self.type == "cuda" else "cpu"
+
+    def __repr__(self) -> str:
+        return f"device(type='cuda', index={self.index})" if self.type == "cuda" else "device(type='cpu')"
+
+
+def try_gpu(i: int = 0) -> Device:
+    """GPU ``i`` (``cuda:i``) if CuPy can use that many devices here, else the CPU -- as d2l's ``try_gpu``."""
+    return Device("cuda", i) if cuda_device_count() >= i + 1 else Device("cpu")
+
+
+def try_all_gpus() -> list[Device]:
+    """Every GPU CuPy can use, or ``[cpu]`` when there is none."""
+    return [Device("cuda", i) for i in range(cuda_device_count())] or [Device("cpu")]
+
+
+# --- data ------------------------------------------------------------------------------------------------------
+
+def load_data_fashion_mnist(batch_size: int, resize: int | None = None, **options):
+    """(train, test) loaders of Fashion-MNIST, train shuffled: batches ``(X, y)``, X (B, 1, S, S) float32 in [0, 1].
+
+    :func:`minialex.data.load_data` does the work; ``options`` go to it (``data_dir``, ``limit``, ``seed``).
+    """
+    return load_data(batch_size, resize, name="fashion-mnist", **options)
+
+
+# --- the training loop's helpers -------------------------------------------------------------------------------
+
+class Timer:
+    """Record running times: ``start()`` ... ``stop()`` appends the seconds between them to ``times``.
+
+    The clock is ``time.perf_counter`` (d2l uses ``time.time``, which can jump when the system clock is set).
+    """
+
+    def __init__(self, clock=time.perf_counter):
+        self.clock = clock
+        self.times: list[float] = []
+        self.start()
+
+    def start(self) -> None:
+        self.tik = self.clock()
+
+    def stop(self) -> float:
+        """Record and return the time since the last ``start()``."""
+        self.times.append(self.clock() - self.tik)
+        return self.times[-1]
+
+    def avg(self) -> float:
+        if not self.times:
+            raise ValueError("Timer.avg(): no time recorded yet; call stop() first")
+        return sum(self.times) / len(self.times)
+
+    def sum(self) -> float:
+        return sum(self.times)
+
+    def cumsum(self) -> list[float]:
+        return np.array(self.times).cumsum().tolist()
+
+
+class Accumulator:
+    """Sums over ``n`` variables: ``add(a, b)`` adds to each; ``acc[i]`` reads one -- d2l's metric bookkeeping."""
+
+    def __init__(self, n: int):
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"Accumulator needs a positive number of variables, got {n!r}")
+        self.data = [0.0] * n
+
+    def add(self, *args) -> None:
+        if len(args) != len(self.data):
+            raise ValueError(f"Accumulator.add: expected {len(self.data)} values, got {len(args)}")
+        self.data = [a + float(b) for a, b in zip(self.data, args)]
+
+    def reset(self) -> None:
+        self.data = [0.0] * len(self.data)
+
+    def __getitem__(self, i):
+        return self.data[i]
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def _host(a) -> np.ndarray:
+    return a.numpy() if isinstance(a, Tensor) else get_backend().to_numpy(a)
+
+
+def accuracy(y_hat, y) -> float:
+    """The number of correct predictions (a float, as d2l's): rows of logits ``y_hat`` (N, C) whose arg-max is the
+    label ``y`` (N,), or predicted labels ``y_hat`` (N,) equal to ``y``. Tensors or arrays of any engine."""
+    y_hat, y = _host(y_hat), _host(y)
+    if y_hat.ndim > 1 and y_hat.shape[1] > 1:
+        y_hat = y_hat.argmax(axis=1)
+    y_hat = y_hat.reshape(-1)
+    if y_hat.shape != y.reshape(-1).shape:
+        raise ValueError(f"accuracy: {y_hat.shape[0]} predictions for {y.size} labels")
+    return float((y_hat.astype(y.dtype) == y.reshape(-1)).sum())
+
+
+def evaluate_accuracy_gpu(net, data_iter, device=None) -> float:
+    """The fraction of ``data_iter``'s examples ``net`` classifies right, in eval mode and without gradients.
+
+    ``device`` (a :class:`Device` or ``"cpu"`` / ``"cuda:0"``) must be where the active engine runs: minialex
+    moves no arrays here; ``train_ch6`` (or :func:`minialex.use_backend`) chooses the engine.
+    """
+    if device is not None:
+        wanted, active = Device.parse(device), get_backend()
+        if (wanted.type == "cuda") != active.on_gpu:
+            raise ValueError(f"evaluate_accuracy_gpu: device {wanted} but the active engine is {active.name!r}; "
+                             f"call minialex.use_backend({wanted.engine!r}) before building the network")
+    if hasattr(net, "eval"):
+        net.eval()
+    metric = Accumulator(2)  # correct predictions, examples
+    with no_grad():
+        for X, y in data_iter:
+            metric.add(accuracy(net(X), y), _host(y).size)
+    if metric[1] == 0:
+        raise ValueError("evaluate_accuracy_gpu: data_iter gave no examples")
+    return metric[0] / metric[1]
+
+
+# --- the live plot ---------------------------------------------------------------------------------------------
+
+def _in_notebook() -> bool:
+    """Inside a Jupyter kernel (whose shell has a ``kernel``); a kernel has IPython imported already, so this
+    imports nothing."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
+class Animator:
+    """Plot data as it arrives, as d2l's ``Animator``: ``add(x, y)`` appends one point to each line and redraws.
+
+    In a Jupyter kernel the figure is redrawn inline (and written to ``path`` only if one is given); elsewhere it
+    is written to ``path`` (``animator.png`` by default) after every ``add``, so a terminal run can watch the
+    file. Drawn on matplotlib's ``Figure`` directly (the Agg canvas): no pyplot, no display needed.
+
+    ``x`` and ``y`` are a number or one value per line; a ``None`` in ``y`` (test accuracy, known once an
+    epoch) adds no point to that line. The lines are in ``X`` and ``Y``.
+    """
+
+    def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None, xscale="linear",
+                 yscale="linear", fmts=("-", "m--", "g-.", "r:"), nrows=1, ncols=1, figsize=(3.5, 2.5), path=None):
+        from matplotlib.figure import Figure
+        for name, value in (("nrows", nrows), ("ncols", ncols)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"Animator: {name} must be a positive int, got {value!r}")
+        if not fmts:
+            raise ValueError("Animator: fmts must name at least one line style, such as '-'")
+        self.fig = Figure(figsize=figsize)
+        self.axes = list(self.fig.subplots(nrows, ncols, squeeze=False).ravel())
+        self.xlabel, self.ylabel, self.legend = xlabel, ylabel, list(legend or [])
+        self.xlim, self.ylim, self.xscale, self.yscale = xlim, ylim, xscale, yscale
+        self.fmts = fmts
+        self.inline = _in_notebook()
+        self.path = Path(path) if path is not None else (None if self.inline else Path("animator.png"))
+        self.X: list[list] | None = None
+        self.Y: list[list] | None = None
+
+    def add(self, x, y) -> None:
+        if not hasattr(y, "__len__"):
+            y = [y]
+        n = len(y)
+        if not hasattr(x, "__len__"):
+            x = [x] * n
+        if len(x) != n:
+            raise ValueError(f"Animator.add: {len(x)} x values for {n} y values")
+        if self.Y is None:
+            self.X, self.Y = [[] for _ in range(n)], [[] for _ in range(n)]
+        if n != len(self.Y):
+            raise ValueError(f"Animator.add: {n} values, but the first add() drew {len(self.Y)} lines")
+        for i, (a, b) in enumerate(zip(x, y)):
+            if a is not None and b is not None:
+                self.X[i].append(a)
+                self.Y[i].append(b)
+        self.draw()
+
+    def draw(self) -> None:
+        ax = self.axes[0]
+        ax.cla()
+        for xs, ys, fmt in zip(self.X or [], self.Y or [], self.fmts):
+            ax.plot(xs, ys, fmt)
+        ax.set_xlabel(self.xlabel)
+        ax.set_ylabel(self.ylabel)
+        ax.set_xscale(self.xscale)
+        ax.set_yscale(self.yscale)
+        ax.set_xlim(self.xlim)
+        ax.set_ylim(self.ylim)
+        if self.legend:
+            ax.legend(self.legend)
+        ax.grid()
+        if self.path is not None:
+            self._write(self.path)
+        if self.inline:
+            from IPython import display
+            buffer = io.BytesIO()
+            self.fig.savefig(buffer, format="png", bbox_inches="tight")
+            display.display(display.Image(data=buffer.getvalue()))
+            display.clear_output(wait=True)
+
+    def _write(self, path: Path) -> None:
+        # beside the target, then renamed: whoever watches the file never opens half a PNG
+        tmp = path.with_name(f".{path.name}.tmp")
+        self.fig.savefig(tmp, format="png", bbox_inches="tight")
+        os.replace(tmp, path)

@@ -1,0 +1,183 @@
+"""minialex.d2l: d2l's helpers on minialex, against cases worked by hand."""
+
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+
+from minialex import Tensor, d2l, nn
+from minialex.data import DataError
+
+
+# --- Accumulator, accuracy, Timer ------------------------------------------------------------------------------
+
+def test_accumulator_sums_each_variable():
+    acc = d2l.Accumulator(2)
+    acc.add(2, 3)
+    acc.add(1.5, np.int64(1))
+    assert acc.data == [3.5, 4.0] and acc[0] == 3.5 and acc[1] == 4.0 and len(acc) == 2
+    acc.reset()
+    assert acc.data == [0.0, 0.0]
+
+
+def test_accumulator_refuses_the_wrong_number_of_values():
+    with pytest.raises(ValueError, match="expected 2 values, got 3"):
+        d2l.Accumulator(2).add(1, 2, 3)
+    with pytest.raises(ValueError, match="positive number of variables, got 0"):
+        d2l.Accumulator(0)
+
+
+def test_accuracy_counts_the_correct_rows_as_a_float():
+    logits = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]], np.float32)
+    labels = np.array([1, 1, 1])
+    assert d2l.accuracy(logits, labels) == 2.0 and isinstance(d2l.accuracy(logits, labels), float)
+    assert d2l.accuracy(Tensor(logits), Tensor(labels)) == 2.0
+    assert d2l.accuracy(np.array([0, 1, 1]), labels) == 2.0  # predicted labels, not logits
+
+
+def test_accuracy_refuses_mismatched_lengths():
+    with pytest.raises(ValueError, match="2 predictions for 3 labels"):
+        d2l.accuracy(np.eye(2), np.array([0, 1, 1]))
+
+
+def test_timer_records_the_intervals_of_its_clock():
+    ticks = iter([10.0, 11.5, 12.0, 14.5])
+    timer = d2l.Timer(clock=lambda: next(ticks))   # start at 10.0
+    assert timer.stop() == 1.5
+    timer.start()                                  # 12.0
+    assert timer.stop() == 2.5
+    assert timer.times == [1.5, 2.5] and timer.sum() == 4.0 and timer.avg() == 2.0 and timer.cumsum() == [1.5, 4.0]
+
+
+def test_timer_on_the_real_clock():
+    timer = d2l.Timer()
+    time.sleep(0.02)
+    assert 0.02 <= timer.stop() < 1.0
+    with pytest.raises(ValueError, match="no time recorded yet"):
+        d2l.Timer().avg()
+
+
+# --- devices ---------------------------------------------------------------------------------------------------
+
+def test_try_gpu_is_the_cpu_without_cupy_devices(monkeypatch):
+    monkeypatch.setattr(d2l, "cuda_device_count", lambda: 0)
+    device = d2l.try_gpu()
+    assert str(device) == "cpu" and repr(device) == "device(type='cpu')" and device.engine in ("numpy", "numba")
+    assert [str(d) for d in d2l.try_all_gpus()] == ["cpu"]
+
+
+def test_try_gpu_here():
+    # this machine's answer: cuda:0 only if CuPy is installed and sees a device
+    from minialex.backend import cuda_device_count
+    assert str(d2l.try_gpu()) == ("cuda:0" if cuda_device_count() else "cpu")
+
+
+def test_try_gpu_names_cuda_devices_as_torch_does(monkeypatch):
+    monkeypatch.setattr(d2l, "cuda_device_count", lambda: 2)
+    assert str(d2l.try_gpu()) == "cuda:0" and str(d2l.try_gpu(1)) == "cuda:1" and str(d2l.try_gpu(2)) == "cpu"
+    assert repr(d2l.try_gpu(1)) == "device(type='cuda', index=1)" and d2l.try_gpu().engine == "cupy"
+    assert [str(d) for d in d2l.try_all_gpus()] == ["cuda:0", "cuda:1"]
+
+
+@pytest.mark.parametrize("spec, expected", [("cpu", "cpu"), ("cuda", "cuda:0"), ("cuda:3", "cuda:3")])
+def test_device_parse(spec, expected):
+    assert str(d2l.Device.parse(spec)) == expected
+
+
+@pytest.mark.parametrize("spec", ["gpu", "cuda:x", "cpu:0", ""])
+def test_device_parse_refuses_what_torch_would(spec):
+    with pytest.raises(ValueError, match="expected 'cpu', 'cuda' or 'cuda:N'"):
+        d2l.Device.parse(spec)
+
+
+# --- evaluate_accuracy_gpu -------------------------------------------------------------------------------------
+
+def identity_classifier():
+    net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    net[0].weight.data[...] = np.eye(2)
+    net[0].bias.data[...] = 0
+    return net
+
+
+BATCHES = [(np.array([[1.0, 0.0], [0.0, 1.0]], np.float32), np.array([0, 1])),
+           (np.array([[2.0, 0.5]], np.float32), np.array([1]))]
+
+
+def test_evaluate_accuracy_is_the_fraction_right_in_eval_mode():
+    net = identity_classifier()
+    assert d2l.evaluate_accuracy_gpu(net, BATCHES) == pytest.approx(2 / 3)
+    assert not net.training  # dropout off, as d2l's net.eval()
+    assert d2l.evaluate_accuracy_gpu(net, BATCHES, device="cpu") == pytest.approx(2 / 3)
+
+
+def test_evaluate_accuracy_refuses_a_device_the_engine_is_not_on():
+    with pytest.raises(ValueError, match=r"device cuda:0 but the active engine is '\w+'; call minialex.use_backend"):
+        d2l.evaluate_accuracy_gpu(identity_classifier(), BATCHES, device=d2l.Device("cuda", 0))
+    with pytest.raises(ValueError, match="gave no examples"):
+        d2l.evaluate_accuracy_gpu(identity_classifier(), [])
+
+
+# --- data ------------------------------------------------------------------------------------------------------
+
+def test_load_data_fashion_mnist_gives_d2ls_batches():
+    try:
+        train_iter, test_iter = d2l.load_data_fashion_mnist(32, 40, limit=64, download=False, progress=False)
+    except DataError as e:
+        pytest.skip(f"Fashion-MNIST is not on this machine: {e}")
+    X, y = next(iter(train_iter))
+    assert X.shape == (32, 1, 40, 40) and X.dtype == np.float32 and 0 <= X.min() and X.max() <= 1
+    assert y.shape == (32,) and y.dtype == np.int64
+    assert len(train_iter) == len(test_iter) == 2 and not test_iter.shuffle
+
+
+# --- Animator --------------------------------------------------------------------------------------------------
+
+def test_animator_draws_every_point_to_a_png(tmp_path):
+    path = tmp_path / "curves.png"
+    animator = d2l.Animator(xlabel="epoch", xlim=[1, 2], legend=["train loss", "train acc", "test acc"], path=path)
+    animator.add(0.5, (1.2, 0.6, None))       # test accuracy comes once an epoch
+    animator.add(1, (0.9, 0.7, 0.72))
+    assert animator.X == [[0.5, 1], [0.5, 1], [1]] and animator.Y == [[1.2, 0.9], [0.6, 0.7], [0.72]]
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = animator.axes[0].get_lines()
+    assert [list(line.get_ydata()) for line in lines] == animator.Y
+    assert [t.get_text() for t in animator.axes[0].get_legend().get_texts()] == ["train loss", "train acc", "test acc"]
+    assert animator.axes[0].get_xlabel() == "epoch" and animator.axes[0].get_xlim() == (1, 2)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_animator_in_a_terminal_writes_animator_png(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    animator = d2l.Animator(nrows=1, ncols=2)
+    animator.add([1, 2], [3, 4])
+    assert (tmp_path / "animator.png").exists() and len(animator.axes) == 2 and animator.X == [[1], [2]]
+
+
+def test_animator_in_a_notebook_displays_inline(tmp_path, monkeypatch):
+    shown = []
+    display = types.SimpleNamespace(display=shown.append, Image=lambda data: ("png", data),
+                                    clear_output=lambda wait: shown.append(("clear", wait)))
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(display=display))
+    monkeypatch.setattr(d2l, "_in_notebook", lambda: True)
+    monkeypatch.chdir(tmp_path)
+    d2l.Animator().add(1, 2)
+    (kind, png), clear = shown
+    assert kind == "png" and png[:4] == b"\x89PNG" and clear == ("clear", True)
+    assert not list(tmp_path.iterdir())  # no file unless a path is given
+
+
+def test_animator_not_in_a_notebook_here():
+    assert not d2l._in_notebook()
+
+
+def test_animator_refuses_inconsistent_points(tmp_path):
+    animator = d2l.Animator(path=tmp_path / "a.png")
+    with pytest.raises(ValueError, match="2 x values for 3 y values"):
+        animator.add([1, 2], [1, 2, 3])
+    animator.add(1, (1, 2))
+    with pytest.raises(ValueError, match="3 values, but the first add\\(\\) drew 2 lines"):
+        animator.add(2, (1, 2, 3))
+    with pytest.raises(ValueError, match="nrows must be a positive int, got 0"):
+        d2l.Animator(nrows=0)
