@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import minialex
-from minialex import checkpoint, nn, optim
+from minialex import nn, optim
+from minialex.training import checkpoint
 from minialex.nn import Parameter
 from minialex.optim.lr_scheduler import CosineAnnealingLR, LinearLR, OneCycleLR, StepLR
 
