@@ -1,14 +1,21 @@
-"""conv2d: a 2-D convolution (cross-correlation, as in every framework) by im2col + one matrix product."""
+"""conv2d: a 2-D convolution (cross-correlation, as in every framework) by im2col + one matrix product,
+or by Winograd's minimal filtering (:mod:`minialex.ops.winograd`) where that applies and is faster."""
 
 from __future__ import annotations
 
 from ..backend import get_backend
 from ..kernels.geometry import output_hw
+from . import conv_algorithm, winograd
 from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype, mm, pair
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0) -> Tensor:
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           algorithm: str | None = None) -> Tensor:
     """Convolve NCHW images with ``weight`` (OC, C, kh, kw) -> (N, OC, oh, ow), ``oh = (H + 2ph - kh) // sh + 1``.
+
+    ``algorithm``: "im2col" (below; every shape), "winograd" (stride 1, 3x3 or 5x5), "auto" (Winograd where
+    it was measured faster, im2col elsewhere), or None for the process default (:func:`minialex.use_conv_algorithm`,
+    "auto" unless set). See :mod:`minialex.ops.conv_algorithm`.
 
     Forward   col = im2col(x)                      (C*kh*kw, N*oh*ow)
               Y   = W @ col + b                    W = weight as (OC, C*kh*kw); Y as (OC, N*oh*ow)
@@ -34,6 +41,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         raise ValueError(f"{op}: kernel {kh}x{kw} is larger than the padded input "
                          f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input {h}x{w}, padding {padding})")
     oh, ow = output_hw(h, w, (kh, kw), stride, padding)
+    if conv_algorithm.choose(algorithm, x.shape, weight.shape, stride, padding) == "winograd":
+        return winograd.conv2d_winograd(x, weight, bias, padding, (oh, ow))
     k = get_backend().kernels
 
     # Y and dcol stay plain @: their row-major results are the layout gemm_to_nchw and col2im read fastest
