@@ -46,13 +46,18 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     k = get_backend().kernels
 
     # Y and dcol stay plain @: their row-major results are the layout gemm_to_nchw and col2im read fastest
-    col = k.im2col(x.data, (kh, kw), stride, padding)
     w2 = weight.data.reshape(oc, -1)
-    y = k.gemm_to_nchw(w2 @ col, n, None if bias is None else bias.data).reshape(n, oc, oh, ow)
+    y = k.gemm_to_nchw(w2 @ k.im2col(x.data, (kh, kw), stride, padding), n,
+                       None if bias is None else bias.data).reshape(n, oc, oh, ow)
 
     def backward(g):
+        # col is built again rather than kept from the forward (as Caffe and PyTorch do): it is kh*kw times the
+        # input's size (conv2's: 792 MiB at 224 px, batch 128), and rebuilding it costs one im2col, ~2-4% of
+        # the layer's forward + backward (docs/performance.md)
         g2 = k.nchw_to_gemm(g)
-        dw = mm(g2, col.T).reshape(weight.shape) if weight.requires_grad else None
+        dw = None
+        if weight.requires_grad:
+            dw = mm(g2, k.im2col(x.data, (kh, kw), stride, padding).T).reshape(weight.shape)
         db = g2.sum(axis=1) if bias is not None and bias.requires_grad else None
         dx = k.col2im(w2.T @ g2, x.shape, (kh, kw), stride, padding) if x.requires_grad else None
         return dx, dw, db

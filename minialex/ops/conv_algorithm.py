@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 
+from ..kernels.geometry import output_hw
 from . import winograd
 
 ALGORITHMS = ("auto", "im2col", "winograd")
@@ -55,24 +56,21 @@ def conv_algorithm(name: str):
         _default = previous
 
 
-def prefers_winograd(x_shape, w_shape) -> bool:
+# "auto" runs Winograd only where at least this share of its tiles' outputs are real outputs (see below)
+MIN_TILE_USE = 0.5
+
+
+def prefers_winograd(out_hw, r: int) -> bool:
     """Where Winograd beat im2col in docs/winograd.md's measurements (forward + backward, float32, numba).
 
-    Measured on AlexNet's stride-1 layers: Winograd won whenever its tiles are mostly real outputs. A tile that
-    hangs over the output computes pixels that are thrown away, so on tiny maps (conv3-5 at 72 px are 3x3, one
-    4x4 tile each: 56% waste) im2col's GEMM does less work.
+    On AlexNet's stride-1 layers Winograd won wherever its tiles are mostly real outputs. A tile that hangs
+    over the output computes pixels that are thrown away, so on tiny maps (conv3-5 at 72 px are 3x3: one 4x4
+    tile each, 56% of it waste) im2col's GEMM does less work.
     """
-    _, _, h, w = x_shape
-    r = w_shape[2]
-    m = winograd.TILE.get(r)
-    if m is None:
-        return False
-    oh, ow = h, w  # "same" padding is the common case; the exact output size is checked by the caller
-    used = (oh * ow) / (winograd.tiles_per_axis(oh, m) * winograd.tiles_per_axis(ow, m) * m * m)
-    return used >= MIN_TILE_USE and min(oh, ow) >= m
-
-
-MIN_TILE_USE = 0.5
+    m = winograd.TILE[r]
+    oh, ow = out_hw
+    used = oh * ow / (winograd.tiles_per_axis(oh, m) * winograd.tiles_per_axis(ow, m) * m * m)
+    return used >= MIN_TILE_USE
 
 
 def choose(name, x_shape, w_shape, stride, padding, layer: str = "conv2d") -> str:
@@ -80,10 +78,13 @@ def choose(name, x_shape, w_shape, stride, padding, layer: str = "conv2d") -> st
     name = get_conv_algorithm() if name is None else _checked(name, layer)
     if name == "im2col":
         return name
-    reason = winograd.why_not(w_shape[2:], stride, padding)
+    reason = winograd.why_not(tuple(w_shape[2:]), stride, padding)
     if name == "winograd":
         if reason is not None:
             raise ValueError(f"{layer}: algorithm 'winograd' cannot run this convolution: {reason} "
                              "(use algorithm='im2col' or 'auto')")
         return name
-    return "winograd" if reason is None and prefers_winograd(x_shape, w_shape) else "im2col"
+    if reason is not None:
+        return "im2col"
+    return "winograd" if prefers_winograd(output_hw(*x_shape[2:], tuple(w_shape[2:]), stride, padding), w_shape[2]) \
+        else "im2col"
