@@ -151,7 +151,11 @@ class Tensor:
             raise ValueError(f"backward(): gradient shape {tuple(grad.shape)} does not match tensor shape {self.shape}")
 
         grads = {id(self): grad}
-        for node in reversed(_topological_order(self)):
+        order = _topological_order(self)
+        while order:
+            # popped, not iterated: once its closure has run, nothing here holds a node, so the activations
+            # and buffers only it kept are freed during the backward pass rather than after it
+            node = order.pop()
             g = grads.pop(id(node), None)
             if g is None:
                 continue

@@ -198,6 +198,54 @@ def nchw_to_gemm(g):
     return out.reshape(oc, -1)
 
 
+@_jit
+def _tiles_to_nchw(t, bias, out):
+    """out[n, o, m*ty + i, m*tx + j] = t[i, j, o, n, ty, tx] (+ bias[o]), cropped to out's plane."""
+    m, _, oc, _, th, tw = t.shape
+    n, _, oh, ow = out.shape
+    for p in prange(n * oc):
+        b, o = p // oc, p % oc
+        add = out.dtype.type(0) if bias is None else bias[o]
+        for i in range(m):
+            for j in range(m):
+                for ty in range(min(th, (oh - i + m - 1) // m)):  # the rows m*ty + i < oh
+                    y = _u(m * ty + i)
+                    for tx in range(min(tw, (ow - j + m - 1) // m)):
+                        out[_u(b), _u(o), y, _u(m * tx + j)] = t[_u(i), _u(j), _u(o), _u(b), _u(ty), _u(tx)] + add
+
+
+def tiles_to_nchw(t, out_hw, bias=None, out=None):
+    """Winograd's output tiles (m, m, OC, N, th, tw) -> (N, OC, oh, ow) (into ``out`` if given), + ``bias``."""
+    if out is None:
+        out = np.empty((t.shape[3], t.shape[2]) + tuple(out_hw), dtype=t.dtype)
+    _tiles_to_nchw(t, None if bias is None else bias.astype(t.dtype, copy=False), out)
+    return out
+
+
+@_jit
+def _nchw_to_tiles(g, out):
+    """out[i, j, o, n, ty, tx] = g[n, o, m*ty + i, m*tx + j], 0 outside g."""
+    m, _, oc, n, th, tw = out.shape
+    oh, ow = g.shape[2:]
+    zero = g.dtype.type(0)
+    for p in prange(oc * n):
+        o, b = p // n, p % n
+        for i in range(m):
+            for j in range(m):
+                for ty in range(th):
+                    y = m * ty + i
+                    for tx in range(tw):
+                        x = m * tx + j
+                        out[_u(i), _u(j), _u(o), _u(b), _u(ty), _u(tx)] = g[b, o, y, x] if y < oh and x < ow else zero
+
+
+def nchw_to_tiles(g, m, th, tw):
+    """Adjoint of :func:`tiles_to_nchw`: (N, OC, oh, ow) -> (m, m, OC, N, th, tw), zeros where tiles hang over."""
+    out = np.empty((m, m, g.shape[1], g.shape[0], th, tw), dtype=g.dtype)
+    _nchw_to_tiles(g, out)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Max-pooling
 

@@ -48,6 +48,8 @@ nchw_to_gemm = reference.nchw_to_gemm
 relu_forward = reference.relu_forward
 relu_backward = reference.relu_backward
 dropout_mask = reference.dropout_mask
+tiles_to_nchw = reference.tiles_to_nchw
+nchw_to_tiles = reference.nchw_to_tiles
 
 THREADS_PER_BLOCK = 128
 

@@ -74,6 +74,29 @@ def nchw_to_gemm(g):
     return xp.ascontiguousarray(g.reshape(n, oc, -1).transpose(1, 0, 2)).reshape(oc, -1)
 
 
+def tiles_to_nchw(t, out_hw, bias=None, out=None):
+    """Winograd's output tiles (m, m, OC, N, th, tw) -> (N, OC, oh, ow) (into ``out`` if given), + ``bias``.
+
+    Element (i, j) of tile (ty, tx) is pixel (m*ty + i, m*tx + j); tiles hanging over the output are cropped."""
+    xp = array_module(t)
+    m, _, oc, n, th, tw = t.shape
+    oh, ow = out_hw
+    y = xp.empty((n, oc, oh, ow), dtype=t.dtype) if out is None else out
+    y[...] = t.transpose(3, 2, 4, 0, 5, 1).reshape(n, oc, th * m, tw * m)[:, :, :oh, :ow]
+    if bias is not None:
+        y += bias[:, None, None]
+    return y
+
+
+def nchw_to_tiles(g, m, th, tw):
+    """Adjoint of :func:`tiles_to_nchw`: (N, OC, oh, ow) -> (m, m, OC, N, th, tw), zeros where tiles hang over."""
+    xp = array_module(g)
+    n, oc, oh, ow = g.shape
+    full = xp.zeros((n, oc, th * m, tw * m), dtype=g.dtype)
+    full[:, :, :oh, :ow] = g
+    return xp.ascontiguousarray(full.reshape(n, oc, th, m, tw, m).transpose(3, 5, 1, 0, 2, 4))
+
+
 def maxpool_forward(x, kernel, stride, padding):
     """Max over each window -> (y, argmax); argmax is the flat index into the input's H*W plane.
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import ops
 from ..kernels.geometry import output_hw
+from ..ops import conv_algorithm
 from ..ops.common import pair
 from ..tensor import DEFAULT_DTYPE
 from . import init
@@ -47,7 +48,8 @@ class Sequential(Module):
 
 
 class Conv2d(Module):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True,
+                 algorithm: str | None = None):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride, self.padding = pair(stride, "stride", "Conv2d", 1), pair(padding, "padding", "Conv2d", 0)
@@ -55,9 +57,20 @@ class Conv2d(Module):
         self.weight = init.default_uniform_(
             Parameter(np.empty((out_channels, in_channels, *self.kernel_size), DEFAULT_DTYPE)), fan_in)
         self.bias = init.default_uniform_(Parameter(np.empty(out_channels, DEFAULT_DTYPE)), fan_in) if bias else None
+        # None: the process default (minialex.use_conv_algorithm); checked now, so a layer Winograd cannot run
+        # fails when it is built, not in the middle of a training step
+        self.algorithm = algorithm
+        if algorithm is not None:
+            conv_algorithm.choose(algorithm, (1, in_channels, 1, 1), self.weight.shape, self.stride, self.padding,
+                                  layer=repr(self))
 
     def forward(self, x):
-        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, algorithm=self.algorithm)
+
+    def algorithm_for(self, shape) -> str:
+        """"im2col" or "winograd": what this layer runs on an input of ``shape`` (``auto`` resolved)."""
+        return conv_algorithm.choose(self.algorithm, shape, self.weight.shape, self.stride, self.padding,
+                                     layer=repr(self))
 
     def output_shape(self, shape):
         n, c, h, w = _expect_nchw(self, shape, self.in_channels)
@@ -67,14 +80,15 @@ class Conv2d(Module):
         return (n, self.out_channels, oh, ow)
 
     def flops(self, shape):
-        """Multiply-adds x 2 of the GEMM, plus the bias add."""
+        """Multiply-adds x 2 of the direct convolution, plus the bias add (whatever algorithm runs it)."""
         n, oc, oh, ow = self.output_shape(shape)
         return n * oc * oh * ow * (2 * self.in_channels * math.prod(self.kernel_size) + (self.bias is not None))
 
     def extra_repr(self):
         bias = "" if self.bias is not None else ", bias=False"
+        algorithm = "" if self.algorithm is None else f", algorithm={self.algorithm!r}"
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}{bias}")
+                f"padding={self.padding}{bias}{algorithm}")
 
 
 class MaxPool2d(Module):

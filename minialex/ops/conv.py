@@ -1,14 +1,21 @@
-"""conv2d: a 2-D convolution (cross-correlation, as in every framework) by im2col + one matrix product."""
+"""conv2d: a 2-D convolution (cross-correlation, as in every framework) by im2col + one matrix product,
+or by Winograd's minimal filtering (:mod:`minialex.ops.winograd`) where that applies and is faster."""
 
 from __future__ import annotations
 
 from ..backend import get_backend
 from ..kernels.geometry import output_hw
+from . import conv_algorithm, winograd
 from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype, mm, pair
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0) -> Tensor:
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           algorithm: str | None = None) -> Tensor:
     """Convolve NCHW images with ``weight`` (OC, C, kh, kw) -> (N, OC, oh, ow), ``oh = (H + 2ph - kh) // sh + 1``.
+
+    ``algorithm``: "im2col" (below; every shape), "winograd" (stride 1, 3x3 or 5x5), "auto" (Winograd where
+    it was measured faster, im2col elsewhere), or None for the process default (:func:`minialex.use_conv_algorithm`,
+    "auto" unless set). See :mod:`minialex.ops.conv_algorithm`.
 
     Forward   col = im2col(x)                      (C*kh*kw, N*oh*ow)
               Y   = W @ col + b                    W = weight as (OC, C*kh*kw); Y as (OC, N*oh*ow)
@@ -34,16 +41,23 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         raise ValueError(f"{op}: kernel {kh}x{kw} is larger than the padded input "
                          f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input {h}x{w}, padding {padding})")
     oh, ow = output_hw(h, w, (kh, kw), stride, padding)
+    if conv_algorithm.choose(algorithm, x.shape, weight.shape, stride, padding) == "winograd":
+        return winograd.conv2d_winograd(x, weight, bias, padding, (oh, ow))
     k = get_backend().kernels
 
     # Y and dcol stay plain @: their row-major results are the layout gemm_to_nchw and col2im read fastest
-    col = k.im2col(x.data, (kh, kw), stride, padding)
     w2 = weight.data.reshape(oc, -1)
-    y = k.gemm_to_nchw(w2 @ col, n, None if bias is None else bias.data).reshape(n, oc, oh, ow)
+    y = k.gemm_to_nchw(w2 @ k.im2col(x.data, (kh, kw), stride, padding), n,
+                       None if bias is None else bias.data).reshape(n, oc, oh, ow)
 
     def backward(g):
+        # col is built again rather than kept from the forward (as Caffe and PyTorch do): it is kh*kw times the
+        # input's size (conv2's: 792 MiB at 224 px, batch 128), and rebuilding it costs one im2col, ~2-4% of
+        # the layer's forward + backward (docs/performance.md)
         g2 = k.nchw_to_gemm(g)
-        dw = mm(g2, col.T).reshape(weight.shape) if weight.requires_grad else None
+        dw = None
+        if weight.requires_grad:
+            dw = mm(g2, k.im2col(x.data, (kh, kw), stride, padding).T).reshape(weight.shape)
         db = g2.sum(axis=1) if bias is not None and bias.requires_grad else None
         dx = k.col2im(w2.T @ g2, x.shape, (kh, kw), stride, padding) if x.requires_grad else None
         return dx, dw, db

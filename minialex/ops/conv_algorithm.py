@@ -1,0 +1,90 @@
+"""Which algorithm a convolution runs: the one switch, like the engine's in :mod:`minialex.backend`.
+
+==========  =========================================================================================
+im2col      every shape; the readable reference (:mod:`minialex.ops.conv`)
+winograd    stride 1, square 3x3 or 5x5 kernels, padding <= r - 1 (:mod:`minialex.ops.winograd`)
+auto        Winograd where :func:`prefers_winograd` says it was measured faster, im2col elsewhere
+==========  =========================================================================================
+
+The process default is "auto"; change it with :func:`use_conv_algorithm` or ``MINIALEX_CONV_ALGORITHM``.
+A layer or call that names an algorithm (``nn.Conv2d(..., algorithm="im2col")``) overrides it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from ..kernels.geometry import output_hw
+from . import winograd
+
+ALGORITHMS = ("auto", "im2col", "winograd")
+
+_default: str | None = None
+
+
+def _checked(name, where: str) -> str:
+    value = str(name).strip().lower()
+    if value not in ALGORITHMS:
+        raise ValueError(f"{where}: unknown convolution algorithm {name!r}; expected one of {', '.join(ALGORITHMS)}")
+    return value
+
+
+def get_conv_algorithm() -> str:
+    """The process default: set by :func:`use_conv_algorithm`, else ``MINIALEX_CONV_ALGORITHM``, else "auto"."""
+    if _default is not None:
+        return _default
+    return _checked(os.environ.get("MINIALEX_CONV_ALGORITHM", "").strip() or "auto", "MINIALEX_CONV_ALGORITHM")
+
+
+def use_conv_algorithm(name: str) -> str:
+    """Set the algorithm every convolution that names none runs from now on; returns it."""
+    global _default
+    _default = _checked(name, "use_conv_algorithm")
+    return _default
+
+
+@contextlib.contextmanager
+def conv_algorithm(name: str):
+    """``with conv_algorithm("im2col"): ...`` -- a different default for a block, then the old one."""
+    global _default
+    previous = _default
+    use_conv_algorithm(name)
+    try:
+        yield _default
+    finally:
+        _default = previous
+
+
+# "auto" runs Winograd only where at least this share of its tiles' outputs are real outputs (see below)
+MIN_TILE_USE = 0.5
+
+
+def prefers_winograd(out_hw, r: int) -> bool:
+    """Where Winograd beat im2col in docs/winograd.md's measurements (forward + backward, float32, numba).
+
+    On AlexNet's stride-1 layers Winograd won wherever its tiles are mostly real outputs. A tile that hangs
+    over the output computes pixels that are thrown away, so on tiny maps (conv3-5 at 72 px are 3x3: one 4x4
+    tile each, 56% of it waste) im2col's GEMM does less work.
+    """
+    m = winograd.TILE[r]
+    oh, ow = out_hw
+    used = oh * ow / (winograd.tiles_per_axis(oh, m) * winograd.tiles_per_axis(ow, m) * m * m)
+    return used >= MIN_TILE_USE
+
+
+def choose(name, x_shape, w_shape, stride, padding, layer: str = "conv2d") -> str:
+    """The algorithm a convolution of these shapes runs: "im2col" or "winograd"; ValueError if it cannot."""
+    name = get_conv_algorithm() if name is None else _checked(name, layer)
+    if name == "im2col":
+        return name
+    reason = winograd.why_not(tuple(w_shape[2:]), stride, padding)
+    if name == "winograd":
+        if reason is not None:
+            raise ValueError(f"{layer}: algorithm 'winograd' cannot run this convolution: {reason} "
+                             "(use algorithm='im2col' or 'auto')")
+        return name
+    if reason is not None:
+        return "im2col"
+    return "winograd" if prefers_winograd(output_hw(*x_shape[2:], tuple(w_shape[2:]), stride, padding), w_shape[2]) \
+        else "im2col"
