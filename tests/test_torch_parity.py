@@ -19,13 +19,16 @@ def both(*arrays):
             [torch.tensor(a, requires_grad=True) for a in arrays])
 
 
-def compare(ours, theirs, m_inputs, t_inputs, rtol=1e-4, atol=1e-5):
+def compare(ours, theirs, m_inputs, t_inputs, rtol=1e-4, atol=1e-5, atol_of_max=None):
+    """Forward and every input's gradient; ``atol_of_max`` makes atol that fraction of each result's max |value|."""
     g = np.random.default_rng(9).standard_normal(ours.shape).astype(np.float32)
     ours.backward(g)
     theirs.backward(torch.from_numpy(g))
-    assert_close(ours.numpy(), theirs.detach().numpy(), rtol, atol, "forward")
-    for i, (m, t) in enumerate(zip(m_inputs, t_inputs)):
-        assert_close(m.grad, t.grad.numpy(), rtol, atol, f"gradient of input {i}")
+    pairs = [(ours.numpy(), theirs.detach().numpy(), "forward")]
+    pairs += [(m.grad, t.grad.numpy(), f"gradient of input {i}") for i, (m, t) in enumerate(zip(m_inputs, t_inputs))]
+    for got, expected, what in pairs:
+        tol = atol if atol_of_max is None else atol_of_max * float(np.abs(expected).max())
+        assert_close(got, expected, rtol, tol, what)
 
 
 @pytest.mark.parametrize("stride,padding,kernel", [(1, 0, 3), (4, 1, 11), (1, 2, 5), ((2, 1), (1, 0), (3, 2))])
@@ -36,7 +39,20 @@ def test_conv2d_matches_torch(engine, stride, padding, kernel):
     w = rng.standard_normal((5, 2, kh, kw)).astype(np.float32)
     b = rng.standard_normal(5).astype(np.float32)
     m, t = both(x, w, b)
-    compare(F.conv2d(*m, stride, padding), TF.conv2d(*t, stride=stride, padding=padding), m, t)
+    compare(F.conv2d(*m, stride, padding, algorithm="im2col"), TF.conv2d(*t, stride=stride, padding=padding), m, t)
+
+
+@pytest.mark.parametrize("kernel,padding", [(3, 0), (3, 1), (3, 2), (5, 2), (5, 4)])
+def test_winograd_conv2d_matches_torch(engine, kernel, padding):
+    """Winograd's float32 rounding grows with the transforms' entries (up to 21 for F(4, 5)), so it is bounded
+    against the largest value of each result, not per element: 3e-5 of max|y|, five times what was measured."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 23, 19)).astype(np.float32)
+    w = rng.standard_normal((6, 4, kernel, kernel)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    m, t = both(x, w, b)
+    compare(F.conv2d(*m, 1, padding, algorithm="winograd"), TF.conv2d(*t, padding=padding), m, t,
+            rtol=0, atol_of_max=3e-5)
 
 
 @pytest.mark.parametrize("kernel,stride,padding", [(3, 2, 0), (2, 2, 1), (3, 1, 1), ((3, 2), (2, 1), (1, 0))])

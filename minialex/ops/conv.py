@@ -47,19 +47,20 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
 
     # Y and dcol stay plain @: their row-major results are the layout gemm_to_nchw and col2im read fastest
     w2 = weight.data.reshape(oc, -1)
-    y = k.gemm_to_nchw(w2 @ k.im2col(x.data, (kh, kw), stride, padding), n,
-                       None if bias is None else bias.data).reshape(n, oc, oh, ow)
+    col = k.im2col(x.data, (kh, kw), stride, padding)
+    y = k.gemm_to_nchw(w2 @ col, n, None if bias is None else bias.data).reshape(n, oc, oh, ow)
+    del col  # built again in backward, as Caffe and PyTorch do: it is kh*kw times the input (see below)
 
     def backward(g):
-        # col is built again rather than kept from the forward (as Caffe and PyTorch do): it is kh*kw times the
-        # input's size (conv2's: 792 MiB at 224 px, batch 128), and rebuilding it costs one im2col, ~2-4% of
-        # the layer's forward + backward (docs/performance.md)
         g2 = k.nchw_to_gemm(g)
-        dw = None
+        dw = db = dx = None
         if weight.requires_grad:
-            dw = mm(g2, k.im2col(x.data, (kh, kw), stride, padding).T).reshape(weight.shape)
-        db = g2.sum(axis=1) if bias is not None and bias.requires_grad else None
-        dx = k.col2im(w2.T @ g2, x.shape, (kh, kw), stride, padding) if x.requires_grad else None
+            col = k.im2col(x.data, (kh, kw), stride, padding)
+            dw = mm(g2, col.T).reshape(weight.shape)
+        if bias is not None and bias.requires_grad:
+            db = g2.sum(axis=1)
+        if x.requires_grad:
+            dx = k.col2im(w2.T @ g2, x.shape, (kh, kw), stride, padding)
         return dx, dw, db
 
     return Tensor.from_op(y, (x, weight) if bias is None else (x, weight, bias), backward, op)
