@@ -7,7 +7,9 @@ auto        Winograd where :func:`prefers_winograd` says it was measured faster,
 ==========  =========================================================================================
 
 The process default is "auto"; change it with :func:`use_conv_algorithm` or ``MINIALEX_CONV_ALGORITHM``.
-A layer or call that names an algorithm (``nn.Conv2d(..., algorithm="im2col")``) overrides it.
+A layer or call that names an algorithm (``nn.Conv2d(..., algorithm="im2col")``) overrides it. As the process
+default, "winograd" runs Winograd wherever it can and im2col elsewhere; named by a layer it cannot serve, it is
+an error.
 """
 
 from __future__ import annotations
@@ -74,12 +76,19 @@ def prefers_winograd(out_hw, r: int) -> bool:
 
 
 def choose(name, x_shape, w_shape, stride, padding, layer: str = "conv2d") -> str:
-    """The algorithm a convolution of these shapes runs: "im2col" or "winograd"; ValueError if it cannot."""
-    name = get_conv_algorithm() if name is None else _checked(name, layer)
+    """The algorithm a convolution of these shapes runs: "im2col" or "winograd".
+
+    ``name`` None means the process default, where "winograd" means "wherever it can run" (AlexNet's conv1 then
+    stays im2col); a layer or call that names "winograd" itself and cannot run it is a ValueError.
+    """
+    explicit = name is not None
+    name = _checked(name, layer) if explicit else get_conv_algorithm()
     if name == "im2col":
         return name
     reason = winograd.why_not(tuple(w_shape[2:]), stride, padding)
     if name == "winograd":
+        if reason is not None and not explicit:
+            return "im2col"
         if reason is not None:
             raise ValueError(f"{layer}: algorithm 'winograd' cannot run this convolution: {reason} "
                              "(use algorithm='im2col' or 'auto')")
