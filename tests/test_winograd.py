@@ -289,8 +289,10 @@ def test_auto_runs_what_it_chooses_and_f_conv2d_passes_the_algorithm_on(monkeypa
     F.conv2d(x, w, None, 1, 1)                        # 8x8 outputs, whole tiles: auto picks Winograd
     F.conv2d(x, w, None, 1, 1, algorithm="im2col")
     F.conv2d(x, w, None, 2, 1)                        # stride 2: auto falls back to im2col
+    F.conv2d(Tensor(np.ones((1, 2, 5, 5))), w)        # 3x3 outputs in a 4x4 tile: 56% used, auto takes Winograd
+    F.conv2d(Tensor(np.ones((1, 2, 3, 3))), w)        # 1x1 output: 1/16 of the tile used, auto takes im2col
     F.conv2d(Tensor(np.ones((1, 2, 3, 3))), w, None, 1, 1, algorithm="winograd")  # 3x3 outputs: auto would not
-    assert calls == [1, 1]
+    assert calls == [1, 1, 1]
 
 
 @pytest.mark.parametrize("call, message", [
