@@ -15,6 +15,7 @@ if "numpy" not in _sys.modules:
 from . import ops  # noqa: F401  (attaches Tensor's operators)
 from .backend import get_backend, manual_seed, use_backend
 from .gradcheck import gradcheck
+from .ops.conv_algorithm import conv_algorithm, get_conv_algorithm, use_conv_algorithm
 from .summary import summary
 from .tensor import Tensor, no_grad
 
@@ -30,6 +31,7 @@ from .dtypes import (bool, double, float, float16, float32, float64, half, int, 
 
 __version__ = "0.1.0"
 __all__ = ["Tensor", "Size", "no_grad", "gradcheck", "summary", "use_backend", "get_backend", "manual_seed",
+           "use_conv_algorithm", "get_conv_algorithm", "conv_algorithm",
            "randn", "rand", "zeros", "ones", "tensor", "arange",
            "float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64",
            "nn", "optim", "models"]

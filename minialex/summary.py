@@ -15,6 +15,7 @@ class LayerRow:
     output_shape: tuple
     params: int
     flops: int
+    algorithm: str = ""   # a conv layer's: "im2col" or "winograd" at this input shape, for the current default
 
 
 def _leaves(module, prefix=""):
@@ -48,22 +49,28 @@ def layer_table(model: nn.Module, input_shape) -> list[LayerRow]:
     shape, rows = tuple(input_shape), []
     for name, layer in _leaves(model):
         flops = layer.flops(shape)
+        try:
+            algorithm = layer.algorithm_for(shape) if isinstance(layer, nn.Conv2d) else ""
+        except ValueError as e:  # "winograd" asked of a layer it cannot run: say which layer, as forward does
+            raise ValueError(f"layer ({name}) {e}") from None
         shape = layer.output_shape(shape)
-        rows.append(LayerRow(name, describe(layer), shape, layer.num_parameters(), flops))
+        rows.append(LayerRow(name, describe(layer), shape, layer.num_parameters(), flops, algorithm))
     return rows
 
 
 def summary(model: nn.Module, input_shape, file=None) -> str:
-    """Print (and return) the table for one input of ``input_shape``, e.g. (1, 1, 224, 224)."""
+    """Print (and return) the table for one input of ``input_shape``, e.g. (1, 1, 224, 224). The algorithm column
+    is what each conv runs on that input under the current default (:func:`minialex.use_conv_algorithm`)."""
     rows = layer_table(model, input_shape)
     width = max(len(r.layer) for r in rows) + 2
-    lines = [f"{'#':<4} {'layer':<{width}}  {'output shape':<20} {'params':>12} {'FLOPs':>15}",
-             "-" * (width + 70),
+    lines = [f"{'#':<4} {'layer':<{width}}  {'output shape':<20} {'params':>12} {'FLOPs':>15}  {'algorithm':<9}",
+             "-" * (width + 81),
              f"{'':<4} {'input':<{width}}  {str(tuple(input_shape)):<20} {'':>12} {'':>15}"]
     for r in rows:
-        lines.append(f"{r.name:<4} {r.layer:<{width}}  {str(r.output_shape):<20} {r.params:>12,} {r.flops:>15,}")
+        lines.append(f"{r.name:<4} {r.layer:<{width}}  {str(r.output_shape):<20} {r.params:>12,} {r.flops:>15,}  "
+                     f"{r.algorithm}".rstrip())
     total_params, total_flops = sum(r.params for r in rows), sum(r.flops for r in rows)
-    lines += ["-" * (width + 70),
+    lines += ["-" * (width + 81),
               f"total parameters {total_params:,}; forward FLOPs {total_flops:,} "
               f"({total_flops / 1e9:.2f} GFLOP per batch of {input_shape[0]}; training ~3x)"]
     text = "\n".join(lines)

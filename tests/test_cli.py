@@ -15,7 +15,8 @@ def test_summary_prints_true_shapes_and_d2l_parameter_count(capsys):
 def test_gradcheck_command_passes_every_check(capsys):
     assert main(["gradcheck", "--backend", "numpy", "--max-elements", "30"]) == 0
     out = capsys.readouterr().out
-    assert "15 of 15 checks passed" in out and "conv2d 11x11 s4 p1" in out
+    assert "20 of 20 checks passed" in out and "conv2d 11x11 s4 p1" in out
+    assert "winograd 5x5 p2" in out and "small AlexNet, im2col" in out and "small AlexNet, winograd" in out
 
 
 def test_asking_for_cupy_without_it_is_one_clear_line():
@@ -51,3 +52,64 @@ def test_every_command_that_takes_a_batch_size_takes_both_spellings(command):
     parser = build_parser()
     by_size, by_batch = (parser.parse_args([*command.split(), flag, "4"]) for flag in ("--batch-size", "--batch"))
     assert by_size.batch_size == by_batch.batch_size == 4
+
+
+@pytest.mark.parametrize("command", ["train", "trace", "bench", "gradcheck"])
+def test_every_command_that_convolves_takes_the_conv_algorithm_flag_with_the_three_choices(command, capsys):
+    parser = build_parser()
+    for name in ("auto", "im2col", "winograd"):
+        assert parser.parse_args([command, "--conv-algorithm", name]).conv_algorithm == name
+    assert parser.parse_args([command]).conv_algorithm is None  # not given: the process default stands
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, "--conv-algorithm", "fft"])
+    assert "invalid choice: 'fft'" in capsys.readouterr().err
+
+
+def test_the_flag_is_the_default_while_the_command_runs_and_not_after(monkeypatch):
+    import minialex
+    from minialex.cli import trace
+    seen, before = [], minialex.get_conv_algorithm()
+    monkeypatch.setattr(trace, "run", lambda args: seen.append(minialex.get_conv_algorithm()) or 0)
+    assert main(["trace", "--conv-algorithm", "winograd"]) == 0 and seen == ["winograd"]
+    assert minialex.get_conv_algorithm() == before
+
+
+def test_summary_says_which_algorithm_each_conv_runs_under_the_process_default(capsys, monkeypatch):
+    assert main(["summary", "--input-size", "96"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "algorithm" in lines[0]
+    by_layer = {line.split()[0]: line.split()[-1] for line in lines[3:24]}
+    assert by_layer["0"] == "im2col" and all(by_layer[i] == "winograd" for i in ("3", "6", "8", "10"))
+    assert by_layer["1"] == "46,464"  # ReLU: no algorithm, the line ends with its FLOPs
+    monkeypatch.setenv("MINIALEX_CONV_ALGORITHM", "im2col")
+    assert main(["summary", "--input-size", "96"]) == 0
+    assert "winograd" not in capsys.readouterr().out
+
+
+def test_winograd_as_the_default_for_alexnet_names_conv1_and_the_rule(capsys, monkeypatch):
+    monkeypatch.setenv("MINIALEX_CONV_ALGORITHM", "winograd")
+    assert main(["summary"]) == 2
+    err = capsys.readouterr().err
+    assert "layer (0) Conv2d(1, 96, kernel_size=(11, 11), stride=(4, 4)" in err
+    assert "kernel must be square with size in [3, 5], got 11x11" in err and "Traceback" not in err
+
+
+def test_an_unknown_algorithm_in_the_environment_is_one_clear_line(capsys, monkeypatch):
+    monkeypatch.setenv("MINIALEX_CONV_ALGORITHM", "fft")
+    assert main(["summary"]) == 2
+    assert "MINIALEX_CONV_ALGORITHM: unknown convolution algorithm 'fft'; expected one of auto, im2col, winograd" \
+        in capsys.readouterr().err
+
+
+def test_trace_with_the_flag_runs_and_reports_that_algorithm(capsys):
+    assert main(["trace", "--input-size", "65", "--batch", "2", "--warmup", "0", "--backend", "numpy",
+                 "--conv-algorithm", "im2col"]) == 0
+    out = capsys.readouterr().out
+    assert "conv algorithm im2col" in out and " winograd " not in out and "conv buffer" in out
+
+
+def test_gradcheck_with_one_algorithm_checks_only_its_conv_cases(capsys):
+    assert main(["gradcheck", "--backend", "numpy", "--max-elements", "5", "--conv-algorithm", "winograd"]) == 0
+    out = capsys.readouterr().out
+    assert "small AlexNet, winograd" in out and "winograd 3x3 p0" in out
+    assert "small AlexNet, im2col" not in out and "conv2d 11x11" not in out and "15 of 15 checks passed" in out

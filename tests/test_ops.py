@@ -150,8 +150,9 @@ def test_bad_input_gets_a_clear_error(call, message):
         call()
 
 
-def test_whole_small_alexnet_gradient_matches_finite_differences(engine):
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
+def test_whole_small_alexnet_gradient_matches_finite_differences(engine, algorithm):
     from minialex.tools.gradient_checks import network_case
-    name, fn, inputs, names = network_case()
+    name, fn, inputs, names = network_case(algorithm=algorithm)
     result = gradcheck(fn, inputs, names=names)  # every element of the input and of every parameter
     assert result.max_rel_error < 1e-4 and len(result.inputs) == 1 + 10

@@ -5,11 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from minialex import models
+from minialex import backend, conv_algorithm, models, nn
+from minialex.kernels import reference
+from minialex.ops import winograd
 from minialex.cli import main
 from minialex.ops import cross_entropy, relu
 from minialex.tensor import Tensor
-from minialex.tools.trace import recording, trace_step
+from minialex.tools.trace import recording, trace_step, winograd_bytes
 
 
 def test_trace_prints_and_writes_every_layer_with_positive_times(tmp_path, capsys):
@@ -25,8 +27,8 @@ def test_trace_prints_and_writes_every_layer_with_positive_times(tmp_path, capsy
         assert r["layer"] in printed
     conv1 = rows[0]
     assert conv1["layer"] == "Conv2d 1->96 11x11/4 p1" and conv1["output_shape"] == [2, 96, 15, 15]
-    assert conv1["im2col_bytes"] == 1 * 11 * 11 * (2 * 15 * 15) * 4
-    assert rows[1]["im2col_bytes"] == 0
+    assert conv1["buffer_bytes"] == 1 * 11 * 11 * (2 * 15 * 15) * 4
+    assert rows[1]["buffer_bytes"] == 0
     assert sum(r["share"] for r in rows) == pytest.approx(1.0)
     assert trace["total"]["flops"] == sum(r["flops"] for r in rows) > 0
     assert "total" in printed and "backward() took" in printed
@@ -68,5 +70,34 @@ def test_trace_step_matches_summary_shapes():
     x = np.random.default_rng(1).standard_normal((3, 1, 28, 28)).astype(np.float32)
     trace = trace_step(net, x, np.array([0, 1, 2]))
     assert trace["rows"][5]["output_shape"] == [3, 16, 5, 5]
-    assert trace["rows"][3]["im2col_bytes"] == 6 * 5 * 5 * (3 * 10 * 10) * 4
     assert np.isfinite(trace["loss"])
+
+
+def test_trace_names_each_convs_algorithm_and_the_buffer_that_algorithm_allocates():
+    net = models.lenet()  # conv 6->16 5x5 on 14x14 px: 10x10 outputs, 3x3 tiles of F(4x4, 5x5)
+    x = np.random.default_rng(1).standard_normal((3, 1, 28, 28)).astype(np.float32)
+    with conv_algorithm("im2col"):
+        row = trace_step(net, x, np.array([0, 1, 2]))["rows"][3]
+    assert row["algorithm"] == "im2col" and row["buffer_bytes"] == 6 * 5 * 5 * (3 * 10 * 10) * 4  # the col matrix
+    with conv_algorithm("winograd"):
+        trace = trace_step(net, x, np.array([0, 1, 2]))
+    row = trace["rows"][3]
+    # M, (a*a, OC, P) with a = 8 and P = 3 images x 3x3 tiles, is larger than V (C = 6 < OC = 16)
+    assert row["algorithm"] == "winograd" and row["buffer_bytes"] == 8 * 8 * 16 * (3 * 3 * 3) * 4
+    assert trace["conv_algorithm"] == "winograd" and trace["rows"][1]["algorithm"] == ""
+
+
+def test_the_winograd_buffer_is_what_one_chunk_really_allocates(monkeypatch):
+    """The tiles D that each chunk cuts from the input give the chunk's P; the reported buffer is V or M of it."""
+    layer = nn.Conv2d(6, 16, 3, padding=1, algorithm="winograd")
+    x = Tensor(np.random.default_rng(2).standard_normal((5, 6, 13, 11)).astype(np.float32))
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", 40_000)  # a few images per chunk
+    tiles = []
+    im2col = reference.im2col
+    monkeypatch.setattr(reference, "im2col", lambda *a: tiles.append(im2col(*a)) or tiles[-1])
+    with backend.backend("numpy"):
+        layer(x)
+    assert len(tiles) > 1, "the chunking this test is about did not happen"
+    a = 4 + 3 - 1
+    largest = max(6 * a * a, a * a * 16) * tiles[0].shape[1] * 4
+    assert winograd_bytes(layer, x.shape, 4) == largest

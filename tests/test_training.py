@@ -10,6 +10,7 @@ import minialex
 from minialex import backend, optim
 from minialex.cli import main
 from minialex.data import fashion_mnist
+from minialex.ops import winograd
 from minialex.training import Config, Diverged, Interrupted, TrainingError, checkpoint, fit, loop
 
 REAL_DATA = fashion_mnist.DEBIAN_DIR.is_dir() or fashion_mnist.cache_dir().is_dir()
@@ -236,3 +237,49 @@ def test_a_train_limit_beyond_the_data_is_an_error(tmp_path, capsys):
     assert main(["train", "--dataset", "synthetic", "--model", "lenet", "--train-limit", "99999",
                  "--out", str(tmp_path)]) == 2
     assert "--train-limit 99999 is more than the 2000 train examples" in capsys.readouterr().err
+
+
+# --- the convolution algorithm is part of the recipe ------------------------------------------------------------
+
+def test_a_new_recipe_takes_the_process_default_conv_algorithm_and_checks_the_name():
+    with minialex.conv_algorithm("im2col"):
+        assert Config.preset("quick").conv_algorithm == "im2col"
+    assert Config.preset("quick", conv_algorithm="winograd").conv_algorithm == "winograd"
+    with pytest.raises(TrainingError, match="conv_algorithm must be one of auto, im2col, winograd, got 'fast'"):
+        Config.preset("quick", conv_algorithm="fast")
+
+
+LENET_TINY = ["train", "--model", "lenet", "--dataset", "synthetic", "--batch-size", "16", "--train-limit", "32",
+              "--test-limit", "8", "--no-progress"]
+
+
+def test_the_recorded_conv_algorithm_is_what_runs_and_resume_keeps_it(tmp_path, monkeypatch, capsys):
+    calls = []
+    real = winograd.conv2d_winograd
+    monkeypatch.setattr(winograd, "conv2d_winograd", lambda *a: calls.append(1) or real(*a))
+    assert main([*LENET_TINY, "--epochs", "1", "--conv-algorithm", "im2col", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "config.json").read_text())["conv_algorithm"] == "im2col" and not calls
+    # resumed with another process default: the run keeps its own algorithm, as it keeps its lr
+    monkeypatch.setenv("MINIALEX_CONV_ALGORITHM", "winograd")
+    assert main([*LENET_TINY, "--epochs", "2", "--resume", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "config.json").read_text())["conv_algorithm"] == "im2col" and not calls
+    capsys.readouterr()
+    # ... and refuses another one asked for explicitly, as it refuses another lr
+    assert main([*LENET_TINY, "--epochs", "2", "--resume", "--conv-algorithm", "winograd", "--out", str(tmp_path)]) == 2
+    assert "conv_algorithm 'winograd' (saved 'im2col')" in capsys.readouterr().err
+
+
+def test_a_run_with_winograd_set_trains_with_it(tmp_path, monkeypatch):
+    calls = []
+    real = winograd.conv2d_winograd
+    monkeypatch.setattr(winograd, "conv2d_winograd", lambda *a: calls.append(1) or real(*a))
+    assert main([*LENET_TINY, "--epochs", "1", "--conv-algorithm", "winograd", "--out", str(tmp_path)]) == 0
+    assert calls and json.loads((tmp_path / "config.json").read_text())["conv_algorithm"] == "winograd"
+
+
+def test_winograd_on_alexnets_conv1_is_refused_before_the_run_folder_is_written(tmp_path, capsys):
+    assert main(["train", "--dataset", "synthetic", "--resize", "65", "--conv-algorithm", "winograd",
+                 "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--conv-algorithm winograd: layer (0)" in err and "kernel must be square with size in [3, 5], got 11x11" in err
+    assert not (tmp_path / "config.json").exists() and not (tmp_path / "metrics.jsonl").exists()

@@ -9,6 +9,7 @@ Heavy imports stay inside the functions so ``minialex --help`` is instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -39,7 +40,11 @@ def main(argv=None) -> int:
             print(f"minialex: {e}", file=sys.stderr)
             return 2
     try:
-        return args.func(args) or 0
+        # --conv-algorithm is the process default while the command runs (main is also called in-process)
+        from ..ops.conv_algorithm import conv_algorithm
+        algorithm = getattr(args, "conv_algorithm", None)
+        with conv_algorithm(algorithm) if algorithm else contextlib.nullcontext():
+            return args.func(args) or 0
     except ValueError as e:  # bad input the library explained (shapes, sizes, data files, checkpoints)
         print(f"minialex {args.command}: {e}", file=sys.stderr)
         return 2

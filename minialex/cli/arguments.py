@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from ..backend import ENGINES
 from ..models import MODELS
+from ..ops.conv_algorithm import ALGORITHMS
 
 
 def backend(parser) -> None:
     """``--backend``, applied by :func:`minialex.cli.main` before the subcommand runs."""
     parser.add_argument("--backend", choices=ENGINES, default=None,
                         help="array engine (default: $MINIALEX_BACKEND, else numba)")
+
+
+def conv_algorithm(parser, help: str = "") -> None:
+    """``--conv-algorithm``, applied by :func:`minialex.cli.main` (``use_conv_algorithm``) before the subcommand
+    runs; None when not given, so the process default ($MINIALEX_CONV_ALGORITHM, else auto) stands."""
+    parser.add_argument("--conv-algorithm", choices=ALGORITHMS, default=None,
+                        help=help or "how convolutions run: im2col, winograd (stride-1 3x3 and 5x5 only) or auto "
+                                     "(Winograd where measured faster) (default: $MINIALEX_CONV_ALGORITHM, else auto)")
 
 
 def input_size(parser, help: str, nargs=None, default=None, aliases=()) -> None:

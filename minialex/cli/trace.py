@@ -20,6 +20,7 @@ def add_parser(subparsers) -> None:
     arguments.seed(p, "seeds the weights, the random batch and its labels (default 0)", default=0)
     p.add_argument("--json", metavar="PATH", default=None, help="also write the trace as JSON")
     arguments.backend(p)
+    arguments.conv_algorithm(p)
     p.set_defaults(func=run)
 
 
@@ -29,8 +30,8 @@ def run(args) -> int:
                         args.warmup, args.seed)
     warm = f"after {args.warmup} untimed warm-up step{'s' if args.warmup != 1 else ''}" if args.warmup else \
         "no warm-up (first-call costs included)"
-    print(f"{args.model}, input {tuple(trace['input_shape'])} {trace['dtype']}, backend {trace['backend']}: one "
-          f"forward and backward of cross-entropy on random labels, {warm}\n")
+    print(f"{args.model}, input {tuple(trace['input_shape'])} {trace['dtype']}, backend {trace['backend']}, conv "
+          f"algorithm {trace['conv_algorithm']}: one forward and backward of cross-entropy on random labels, {warm}\n")
     print(format_trace(trace))
     if args.json:
         with open(args.json, "w") as f:

@@ -10,7 +10,7 @@ from . import arguments
 
 # Flags that are fields of the recipe (minialex.training.Config); --input-size/--resize is its ``resize``.
 RECIPE_FLAGS = ("model", "dataset", "epochs", "batch_size", "lr", "momentum", "weight_decay", "seed",
-                "train_limit", "test_limit")
+                "train_limit", "test_limit", "conv_algorithm")
 
 
 def add_parser(subparsers) -> None:
@@ -37,6 +37,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (epoch lines only)")
     arguments.backend(p)
+    arguments.conv_algorithm(p, "how convolutions run: im2col, winograd or auto; recorded in config.json, so "
+                                "--resume keeps it (default: $MINIALEX_CONV_ALGORITHM, else auto)")
     p.set_defaults(func=run)
 
 

@@ -23,7 +23,8 @@ import numpy as np
 
 from .. import models, nn
 from ..backend import get_backend, host_rng, manual_seed
-from ..ops import cross_entropy
+from ..ops import cross_entropy, winograd
+from ..ops.conv_algorithm import get_conv_algorithm
 from ..summary import describe, layer_table
 from ..tensor import Tensor, observe_ops
 
@@ -87,7 +88,8 @@ class TraceRow:
     name: str
     layer: str
     output_shape: tuple
-    im2col_bytes: int
+    algorithm: str          # a conv layer's "im2col" or "winograd"; "" for other layers
+    buffer_bytes: int       # im2col's col matrix or Winograd's largest per-chunk array: see conv_buffer_bytes
     flops: int
     forward_ms: float
     backward_ms: float
@@ -100,6 +102,27 @@ def im2col_bytes(layer, input_shape, itemsize: int) -> int:
         return 0
     n, _, oh, ow = layer.output_shape(input_shape)
     return layer.in_channels * math.prod(layer.kernel_size) * n * oh * ow * itemsize
+
+
+def winograd_bytes(layer, input_shape, itemsize: int) -> int:
+    """The largest array Winograd allocates for a conv layer: per chunk of images, V (C, a*a, P) or M (a*a, OC, P),
+    P the chunk's tiles. The chunk is sized as :func:`minialex.ops.winograd.conv2d_winograd` sizes it, so this
+    stays near ``winograd.CHUNK_BYTES`` unless one image alone is larger."""
+    n, oc, oh, ow = layer.output_shape(input_shape)
+    r = layer.kernel_size[0]
+    m = winograd.TILE[r]
+    a = m + r - 1
+    per_image = a * a * max(oc, layer.in_channels) * winograd.tiles_per_axis(oh, m) * winograd.tiles_per_axis(ow, m)
+    images = min(n, max(1, winograd.CHUNK_BYTES // (per_image * itemsize)))
+    return per_image * images * itemsize
+
+
+def conv_buffer_bytes(layer, input_shape, itemsize: int, algorithm: str) -> int:
+    """What ``minialex trace`` reports as a conv's buffer: im2col's col matrix for the whole batch, or Winograd's
+    largest per-chunk array; 0 for other layers."""
+    if algorithm == "winograd":
+        return winograd_bytes(layer, input_shape, itemsize)
+    return im2col_bytes(layer, input_shape, itemsize)
 
 
 def trace_step(model: nn.Sequential, x, target) -> dict:
@@ -126,19 +149,21 @@ def trace_step(model: nn.Sequential, x, target) -> dict:
     rows, shape = [], tuple(x.shape)
     for (name, layer), summary_row in zip(model.named_children(), table):
         t = rec.timings[name]
-        rows.append(TraceRow(name, describe(layer), summary_row.output_shape, im2col_bytes(layer, shape, itemsize),
+        rows.append(TraceRow(name, describe(layer), summary_row.output_shape, summary_row.algorithm,
+                             conv_buffer_bytes(layer, shape, itemsize, summary_row.algorithm),
                              summary_row.flops, 1e3 * t.forward_s, 1e3 * t.backward_s))
         shape = summary_row.output_shape
     t = rec.timings["loss"]
-    rows.append(TraceRow("loss", "cross-entropy", (), 0, 0, 1e3 * t.forward_s, 1e3 * t.backward_s))
+    rows.append(TraceRow("loss", "cross-entropy", (), "", 0, 0, 1e3 * t.forward_s, 1e3 * t.backward_s))
     total_ms = sum(r.forward_ms + r.backward_ms for r in rows)
     for r in rows:
         r.share = (r.forward_ms + r.backward_ms) / total_ms if total_ms > 0 else 0.0
     return {
         "input_shape": list(x.shape), "dtype": str(x.dtype), "backend": get_backend().name,
+        "conv_algorithm": get_conv_algorithm(),
         "loss": float(loss.item()),
         "rows": [dict(asdict(r), output_shape=list(r.output_shape)) for r in rows],
-        "total": {"flops": sum(r.flops for r in rows), "im2col_bytes": sum(r.im2col_bytes for r in rows),
+        "total": {"flops": sum(r.flops for r in rows), "buffer_bytes": sum(r.buffer_bytes for r in rows),
                   "forward_ms": sum(r.forward_ms for r in rows), "backward_ms": sum(r.backward_ms for r in rows)},
         "backward_wall_ms": 1e3 * backward_wall,
     }
@@ -156,19 +181,21 @@ def _mib(n: int) -> str:
 
 
 def format_trace(trace: dict) -> str:
-    head = (f"{'#':<5} {'layer':<26} {'output shape':<20} {'im2col buffer':>13} {'fwd FLOPs':>10} "
+    head = (f"{'#':<5} {'layer':<26} {'output shape':<20} {'algorithm':<9} {'conv buffer':>11} {'fwd FLOPs':>10} "
             f"{'forward ms':>10} {'backward ms':>11} {'share':>6}")
     lines = [head, "-" * len(head)]
     for r in trace["rows"]:
         name = "" if r["name"] == "loss" else r["name"]
         shape = "scalar" if not r["output_shape"] else str(tuple(r["output_shape"]))
-        lines.append(f"{name:<5} {r['layer']:<26} {shape:<20} {_mib(r['im2col_bytes']):>13} "
+        lines.append(f"{name:<5} {r['layer']:<26} {shape:<20} {r['algorithm']:<9} {_mib(r['buffer_bytes']):>11} "
                      f"{_si(r['flops']) if r['flops'] else '':>10} {r['forward_ms']:>10.2f} {r['backward_ms']:>11.2f} "
                      f"{100 * r['share']:>5.1f}%")
     t = trace["total"]
     lines += ["-" * len(head),
-              f"{'':<5} {'total':<26} {'':<20} {_mib(t['im2col_bytes']):>13} {_si(t['flops']):>10} "
+              f"{'':<5} {'total':<26} {'':<20} {'':<9} {_mib(t['buffer_bytes']):>11} {_si(t['flops']):>10} "
               f"{t['forward_ms']:>10.2f} {t['backward_ms']:>11.2f} {100.0:>5.1f}%",
+              "conv buffer -- im2col: the col matrix, (C*kh*kw) x (N*oh*ow), for the whole batch; winograd: its "
+              "largest temporary, V or M, for one chunk of images (a*a x max(C, OC) x the chunk's tiles).",
               f"backward() took {trace['backward_wall_ms']:.2f} ms in all; "
               f"{trace['backward_wall_ms'] - t['backward_ms']:.2f} ms of it outside the ops' backward closures "
               "(graph walk, summing gradients)."]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .. import models
+from ..ops.conv_algorithm import ALGORITHMS, get_conv_algorithm
 
 # Recipes. "d2l" is chapter 8.1's; "quick" trades pixels and epochs for momentum so a 2-core CPU finishes in
 # about 15 minutes (measured in docs/training.md).
@@ -37,6 +38,8 @@ class Config:
     seed: int = 0
     train_limit: int | None = None   # use the first N training examples
     test_limit: int | None = None    # use the first N test examples
+    # how the convolutions run (minialex.ops.conv_algorithm); a new recipe takes the process default
+    conv_algorithm: str = field(default_factory=get_conv_algorithm)
 
     @classmethod
     def preset(cls, name: str = "d2l", **overrides) -> "Config":
@@ -85,6 +88,8 @@ class Config:
                 fail(f"{name} must be a finite number >= 0, got {getattr(self, name)!r}")
         if self.lr == 0:
             fail("lr must be > 0")
+        if self.conv_algorithm not in ALGORITHMS:
+            fail(f"conv_algorithm must be one of {', '.join(ALGORITHMS)}, got {self.conv_algorithm!r}")
         try:
             models.check_input_size(self.model, self.image_size)
         except ValueError as e:
