@@ -16,7 +16,7 @@ def test_bench_writes_json_and_chart_for_every_engine(tmp_path, capsys):
     assert "## Per layer" in out and "## Training step" in out
 
     report = json.loads((tmp_path / "bench.json").read_text())
-    contenders = ["numpy", "numba"] + (["torch"] if HAVE_TORCH else [])
+    contenders = ["numpy/im2col", "numpy/auto", "numba/im2col", "numba/auto"] + (["torch"] if HAVE_TORCH else [])
     # With OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE set, each step is measured once more with them unset.
     rows, reruns = report["steps"][:len(contenders)], report["steps"][len(contenders):]
     assert [r["engine"] for r in rows] == contenders
@@ -28,7 +28,8 @@ def test_bench_writes_json_and_chart_for_every_engine(tmp_path, capsys):
         assert (row["vs_torch"] is None) == (not HAVE_TORCH)
     layers = report["layers"]["layers"]
     assert [ly["name"] for ly in layers][:3] == ["0", "1", "2"] and layers[-1]["name"] == "loss"
-    assert all(ly[e]["forward"] >= 0 and ly[e]["backward"] >= 0 for ly in layers for e in ("numpy", "numba"))
+    per_layer = ("numpy/im2col", "numpy/winograd", "numba/im2col", "numba/winograd")
+    assert all(ly[c]["forward"] >= 0 and ly[c]["backward"] >= 0 for ly in layers for c in per_layer)
     assert set(report["matmul_gflops"]) == {"0", "3", "6", "8", "10"}  # the five convolutions
     blas = report["environment"]["blas"]
     assert blas and {"internal_api", "architecture", "num_threads"} <= set(blas[0])

@@ -200,11 +200,14 @@ def nchw_to_gemm(g):
 
 @_jit
 def _tiles_to_nchw(t, bias, out):
-    """out[n, o, m*ty + i, m*tx + j] = t[i, j, o, n, ty, tx] (+ bias[o]), cropped to out's plane."""
+    """out[n, o, m*ty + i, m*tx + j] = t[i, j, o, n, ty, tx] (+ bias[o]), cropped to out's plane.
+
+    Tasks run image fastest, the order of t's axes, so neighbouring tasks read neighbouring addresses: on
+    small maps (one tile per image) a task reads only m*m values, each from another of t's m*m planes."""
     m, _, oc, _, th, tw = t.shape
     n, _, oh, ow = out.shape
-    for p in prange(n * oc):
-        b, o = p // oc, p % oc
+    for p in prange(oc * n):
+        o, b = p // n, p % n
         add = out.dtype.type(0) if bias is None else bias[o]
         for i in range(m):
             for j in range(m):

@@ -138,14 +138,26 @@ def conv2d_winograd(x: Tensor, weight: Tensor, bias: Tensor | None, padding, out
     at, g, bt = (xp.asarray(t, dtype=dtype) for t in transforms(m, r))
     # (a*a, a*a), (m*m, a*a), (a*a, r*r): each transform is one GEMM with one of these
     bt2, at2, g2 = xp.kron(bt, bt), xp.kron(at, at), xp.kron(g, g)
-    # Pad so the tiles' a x a windows at stride m cover every output: the last tile may need extra zeros.
-    pads = ((0, 0), (0, 0), (ph, th * m + r - 1 - h - ph), (pw, tw * m + r - 1 - w - pw))
+    # The tiles' a x a windows at stride m must cover every output: where the last tile hangs over the padded
+    # input, pad it further (bottom and right) first; otherwise im2col and col2im pad by themselves.
+    extra = (th * m + r - 1 - h - 2 * ph, tw * m + r - 1 - w - 2 * pw)
+    pads = ((0, 0), (0, 0), (ph, ph + extra[0]), (pw, pw + extra[1]))
     step = max(1, CHUNK_BYTES // (a * a * max(oc, c) * th * tw * x.data.itemsize))
     chunks = [slice(s, min(n, s + step)) for s in range(0, n, step)]
 
     def input_transform(images):
-        d = k.im2col(xp.pad(images, pads), (a, a), (m, m), (0, 0))  # tiles: (C*a*a, P)
-        return xp.matmul(bt2, d.reshape(c, a * a, -1))               # V: (C, a*a, P)
+        if extra == (0, 0):
+            d = k.im2col(images, (a, a), (m, m), padding)                # tiles: (C*a*a, P)
+        else:
+            d = k.im2col(xp.pad(images, pads), (a, a), (m, m), (0, 0))
+        return xp.matmul(bt2, d.reshape(c, a * a, -1))                   # V: (C, a*a, P)
+
+    def input_gradient(dd, count):
+        """The adjoint of input_transform's tiling: col2im, into (count, C, H, W)."""
+        if extra == (0, 0):
+            return k.col2im(dd, (count, c, h, w), (a, a), (m, m), padding)
+        padded = (count, c, h + 2 * ph + extra[0], w + 2 * pw + extra[1])
+        return k.col2im(dd, padded, (a, a), (m, m), (0, 0))[:, :, ph:ph + h, pw:pw + w]
 
     u = (g2 @ weight.data.reshape(oc * c, r * r).T).reshape(a * a, oc, c)
     y = xp.empty((n, oc, oh, ow), dtype=dtype)
@@ -158,7 +170,7 @@ def conv2d_winograd(x: Tensor, weight: Tensor, bias: Tensor | None, padding, out
     def backward(gy):
         # V is recomputed chunk by chunk rather than kept from the forward: it is (a/m)^2 times the input's size.
         du = xp.zeros((a * a, oc, c), dtype=dtype) if weight.requires_grad else None
-        dx = xp.empty((n, c, h, w), dtype=dtype) if x.requires_grad else None
+        dx = [] if x.requires_grad else None  # one array per chunk
         for part in chunks:
             dm = (at2.T @ k.nchw_to_tiles(gy[part], m, th, tw).reshape(m * m, -1)).reshape(a * a, oc, -1)
             if du is not None:
@@ -167,9 +179,9 @@ def conv2d_winograd(x: Tensor, weight: Tensor, bias: Tensor | None, padding, out
             if dx is not None:
                 dv = xp.empty((c, a * a, dm.shape[2]), dtype=dtype)
                 _per_point(xp, u.transpose(0, 2, 1), dm, dv.transpose(1, 0, 2))
-                dd = xp.matmul(bt2.T, dv).reshape(c * a * a, -1)
-                padded = (part.stop - part.start, c, th * m + r - 1, tw * m + r - 1)
-                dx[part] = k.col2im(dd, padded, (a, a), (m, m), (0, 0))[:, :, ph:ph + h, pw:pw + w]
+                dx.append(input_gradient(xp.matmul(bt2.T, dv).reshape(c * a * a, -1), part.stop - part.start))
+        if dx is not None:
+            dx = dx[0] if len(dx) == 1 else xp.concatenate(dx)
         dw = None if du is None else (g2.T @ du.reshape(a * a, oc * c)).T.reshape(weight.shape)
         db = gy.sum(axis=(0, 2, 3)) if bias is not None and bias.requires_grad else None
         return dx, dw, db

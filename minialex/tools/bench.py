@@ -1,13 +1,16 @@
 """``minialex bench``: how fast each engine trains AlexNet, layer by layer and step by step, beside PyTorch.
 
 Three measurements, each repeated ``--reps`` times with the contenders interleaved (A, B, C, A, B, C, ...) so that
-load from other processes hits all of them alike; tables show medians and the spread:
+load from other processes hits all of them alike; tables show medians and the spread. A contender is an engine
+with a convolution algorithm, named ``engine/algorithm`` ("numba/auto"), or "torch":
 
-* per layer, forward and backward, for every engine (:mod:`minialex.tools.trace`), at the first ``--sizes``; each conv layer
-  also as a fraction of what NumPy's matmul reaches on that layer's GEMM shape (OC x C*kh*kw x N*oh*ow);
-* the whole training step (forward, cross-entropy, backward, SGD) in images/s at every size, with PyTorch's
-  identical step (d2l's AlexNet, ``torch.optim.SGD``) when torch is importable; effective GFLOP/s counts training
-  as 3x the forward FLOPs;
+* per layer, forward and backward, for every engine with im2col and with Winograd wherever it can run
+  (:mod:`minialex.tools.trace`), at the first ``--sizes``; each conv layer also as a fraction of what NumPy's
+  matmul reaches on that layer's im2col GEMM shape (OC x C*kh*kw x N*oh*ow), counting the direct convolution's
+  FLOPs -- so Winograd, which does fewer, can pass 100%;
+* the whole training step (forward, cross-entropy, backward, SGD) in images/s at every size, for every engine
+  with im2col and with auto, with PyTorch's identical step (d2l's AlexNet, ``torch.optim.SGD``) when torch is
+  importable; effective GFLOP/s counts training as 3x the forward FLOPs;
 * peak memory of each step configuration: the peak resident set size (VmHWM) of a fresh process that builds
   the model and trains two steps -- unlike tracemalloc it sees every allocation that was touched, NumPy's,
   BLAS's and Numba's alike -- and how much of it the steps added (Linux only; skipped elsewhere).
@@ -30,6 +33,7 @@ from .. import models, nn, optim
 from ..backend import ENGINES, BackendUnavailable, backend, host_rng, manual_seed
 from ..figures import plot_layer_times
 from ..ops import cross_entropy
+from ..ops.conv_algorithm import conv_algorithm
 from ..summary import layer_table
 from ..tensor import Tensor
 from .trace import trace_step
@@ -56,10 +60,11 @@ def have_torch() -> bool:
 
 
 class MinialexStep:
-    """One training step of minialex's AlexNet on one engine: forward, cross-entropy, backward, SGD."""
+    """One training step of minialex's AlexNet on one engine with one convolution algorithm: forward,
+    cross-entropy, backward, SGD."""
 
-    def __init__(self, engine: str, size: int, batch: int, seed: int = 0):
-        self.engine = engine
+    def __init__(self, engine: str, size: int, batch: int, seed: int = 0, algorithm: str = "auto"):
+        self.engine, self.algorithm = engine, algorithm
         with backend(engine) as b:
             manual_seed(seed)
             self.net = models.alexnet(10, 1, size)
@@ -68,7 +73,7 @@ class MinialexStep:
             self.y = b.asarray(host_rng().integers(0, 10, batch))
 
     def __call__(self) -> None:
-        with backend(self.engine) as b:
+        with backend(self.engine) as b, conv_algorithm(self.algorithm):
             self.opt.zero_grad()
             cross_entropy(self.net(Tensor(self.x)), self.y).backward()
             self.opt.step()
@@ -111,8 +116,16 @@ class TorchStep:
         self.opt.step()
 
 
-def make_step(engine: str, size: int, batch: int):
-    return TorchStep(size, batch) if engine == "torch" else MinialexStep(engine, size, batch)
+def contender(engine: str, algorithm: str) -> str:
+    return f"{engine}/{algorithm}"
+
+
+def make_step(name: str, size: int, batch: int):
+    """The step of a contender: "torch", or "engine/algorithm" ("numba" alone means "numba/auto")."""
+    if name == "torch":
+        return TorchStep(size, batch)
+    engine, _, algorithm = name.partition("/")
+    return MinialexStep(engine, size, batch, algorithm=algorithm or "auto")
 
 
 # --- measuring --------------------------------------------------------------------------------------------------
@@ -124,12 +137,12 @@ def spread(times: list[float]) -> dict:
             "times": times}
 
 
-def time_steps(engines: list[str], size: int, batch: int, reps: int) -> dict:
-    """Seconds per training step for each engine, interleaved, after one untimed warm-up step each."""
-    steps = {e: make_step(e, size, batch) for e in engines}
+def time_steps(contenders: list[str], size: int, batch: int, reps: int) -> dict:
+    """Seconds per training step for each contender, interleaved, after one untimed warm-up step each."""
+    steps = {c: make_step(c, size, batch) for c in contenders}
     for step in steps.values():
         step()  # compiles (Numba), loads caches, touches the buffers once
-    times = {e: [] for e in engines}
+    times = {c: [] for c in contenders}
     for _ in range(reps):
         for e, step in steps.items():
             start = time.perf_counter()
@@ -138,22 +151,22 @@ def time_steps(engines: list[str], size: int, batch: int, reps: int) -> dict:
     return {e: spread(t) for e, t in times.items()}
 
 
-def time_layers(engines: list[str], size: int, batch: int, reps: int) -> dict:
-    """Per-layer forward and backward milliseconds (medians) for each minialex engine, via ``trace_step``."""
-    steps = {e: MinialexStep(e, size, batch) for e in engines}
-    runs = {e: [] for e in engines}
+def time_layers(contenders: list[str], size: int, batch: int, reps: int) -> dict:
+    """Per-layer forward and backward milliseconds (medians) for each "engine/algorithm", via ``trace_step``."""
+    steps = {c: make_step(c, size, batch) for c in contenders}
+    runs = {c: [] for c in contenders}
     for rep in range(reps + 1):  # the first round is a warm-up
-        for e, s in steps.items():
-            with backend(e):
+        for c, s in steps.items():
+            with backend(s.engine), conv_algorithm(s.algorithm):
                 trace = trace_step(s.net, s.x, s.y)
                 s.net.zero_grad()
             if rep:
-                runs[e].append(trace["rows"])
+                runs[c].append(trace["rows"])
     layers = []
-    for i, row in enumerate(runs[engines[0]][0]):
+    for i, row in enumerate(runs[contenders[0]][0]):
         entry = {k: row[k] for k in ("name", "layer", "output_shape", "flops")}
-        for e in engines:
-            entry[e] = {d: statistics.median(r[i][f"{d}_ms"] for r in runs[e]) for d in ("forward", "backward")}
+        for c in contenders:
+            entry[c] = {d: statistics.median(r[i][f"{d}_ms"] for r in runs[c]) for d in ("forward", "backward")}
         layers.append(entry)
     return {"size": size, "batch": batch, "layers": layers}
 
@@ -185,8 +198,8 @@ def conv_gemm_shapes(size: int, batch: int) -> dict:
 _MEMORY_PROBE = """
 import json, sys
 from minialex.tools.bench import make_step, resident_mib
-engine, size, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-step = make_step(engine, size, batch)
+name, size, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+step = make_step(name, size, batch)
 before = resident_mib("VmHWM")
 step(); step()
 print(json.dumps({"peak_mib": resident_mib("VmHWM"), "before_steps_mib": before}))
@@ -203,9 +216,10 @@ def resident_mib(field: str) -> float:
     raise OSError(f"{field} not in /proc/self/status")
 
 
-def peak_memory(engine: str, size: int, batch: int) -> dict:
-    """Peak resident memory (MiB) of a fresh process training two steps, and its peak before the first step."""
-    out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, engine, str(size), str(batch)], env=_child_env(),
+def peak_memory(name: str, size: int, batch: int) -> dict:
+    """Peak resident memory (MiB) of a fresh process training two steps of contender ``name`` ("numba/auto",
+    "torch"), and its peak before the first step."""
+    out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, name, str(size), str(batch)], env=_child_env(),
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -266,14 +280,14 @@ def format_steps(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def format_layers(result: dict, engines: list[str], peaks: dict) -> str:
-    head = "| # | layer | " + " | ".join(f"{e} fwd ms | {e} bwd ms" for e in engines) + " | " + \
-        " | ".join(f"{e} % of matmul" for e in engines) + " |"
-    lines = [head, "|" + "---|" * (2 + 3 * len(engines))]
+def format_layers(result: dict, contenders: list[str], peaks: dict) -> str:
+    head = "| # | layer | " + " | ".join(f"{c} fwd ms | {c} bwd ms" for c in contenders) + " | " + \
+        " | ".join(f"{c} % of matmul" for c in contenders) + " |"
+    lines = [head, "|" + "---|" * (2 + 3 * len(contenders))]
     for i, layer in enumerate(result["layers"]):
-        times = " | ".join(f"{layer[e]['forward']:.1f} | {layer[e]['backward']:.1f}" for e in engines)
+        times = " | ".join(f"{layer[c]['forward']:.1f} | {layer[c]['backward']:.1f}" for c in contenders)
         fractions = []
-        for e in engines:
+        for e in contenders:
             peak = peaks.get(layer["name"])
             if peak is None:
                 fractions.append("")
@@ -288,18 +302,25 @@ def format_layers(result: dict, engines: list[str], peaks: dict) -> str:
 
 # --- the whole benchmark ---------------------------------------------------------------------------------------
 
+LAYER_ALGORITHMS = ("im2col", "winograd")  # per layer: each algorithm where it can run
+STEP_ALGORITHMS = ("im2col", "auto")       # whole steps: the reference and the default
+
+
 def run(out: str = "benchmarks/out", sizes: list[int] | None = None, batch_size: int | None = None,
         reps: int | None = None, engines: list[str] | None = None, quick: bool = False, with_torch: bool = True,
-        with_memory: bool = True) -> dict:
+        with_memory: bool = True, algorithms: list[str] | None = None) -> dict:
     """Every measurement of the module docstring, printed as Markdown as it goes; returns the report (bench.json).
 
-    Defaults: sizes 224 and 96, batch 128, 5 reps, every engine available here; ``quick``: 96 px, batch 32, 3 reps.
+    Defaults: sizes 224 and 96, batch 128, 5 reps, every engine available here, the algorithms above;
+    ``quick``: 96 px, batch 32, 3 reps. ``algorithms`` replaces both lists (e.g. ["im2col"]).
     """
     sizes = sizes or ([96] if quick else [224, 96])
     batch = batch_size or (32 if quick else 128)
     reps = reps or (3 if quick else 5)
     engines = engines or available_engines()
-    contenders = engines + (["torch"] if have_torch() and with_torch else [])
+    per_layer = [contender(e, a) for e in engines for a in (algorithms or LAYER_ALGORITHMS)]
+    contenders = [contender(e, a) for e in engines for a in (algorithms or STEP_ALGORITHMS)]
+    contenders += ["torch"] if have_torch() and with_torch else []
     report = {"argv": sys.argv, "environment": environment(), "sizes": sizes, "batch": batch, "reps": reps, "steps": []}
     env = report["environment"]
     print(f"# minialex bench\n\n{env['cpus']} CPUs ({env['machine']}), load average {env['load_average_1min']:.1f}; "
@@ -312,11 +333,11 @@ def run(out: str = "benchmarks/out", sizes: list[int] | None = None, batch_size:
     size = sizes[0]
     peaks = {name: matmul_gflops(*shape) for name, shape in conv_gemm_shapes(size, batch).items()}
     report["matmul_gflops"] = peaks
-    layers = time_layers(engines, size, batch, reps)
+    layers = time_layers(per_layer, size, batch, reps)
     report["layers"] = layers
-    print(f"## Per layer, {size} px, batch {batch} (median of {reps}; % of NumPy matmul on the conv's GEMM shape: "
-          + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()) + ")\n")
-    print(format_layers(layers, engines, peaks) + "\n", flush=True)
+    print(f"## Per layer, {size} px, batch {batch} (median of {reps}; % of NumPy matmul on the conv's im2col GEMM "
+          "shape, direct-convolution FLOPs: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()) + ")\n")
+    print(format_layers(layers, per_layer, peaks) + "\n", flush=True)
 
     for size in sizes:
         flops = sum(r.flops for r in layer_table(models.alexnet(10, 1, size), (batch, 1, size, size)))
@@ -337,7 +358,7 @@ def run(out: str = "benchmarks/out", sizes: list[int] | None = None, batch_size:
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "bench.json"), "w") as f:
         json.dump(report, f, indent=2)
-    plot_layer_times(layers, engines, os.path.join(out, "layers.png"))
+    plot_layer_times(layers, per_layer, os.path.join(out, "layers.png"))
     print(f"\nwrote {os.path.join(out, 'bench.json')} and {os.path.join(out, 'layers.png')}")
     return report
 
