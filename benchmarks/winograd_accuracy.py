@@ -1,0 +1,71 @@
+"""Float32 error of each Winograd F(m, r) on AlexNet's real stride-1 layers, against a float64 direct convolution.
+
+    PYTHONPATH=. python benchmarks/winograd_accuracy.py [--batch 8] [--size 224] [--json PATH]
+
+For the output y, the input gradient dx and the weight gradient dW, the table shows max|error| / max|exact|: the
+exact value is im2col + GEMM in float64 (Winograd and im2col agree to ~1e-13 in float64), the inputs are ReLU'd
+normals (what a conv sees after ReLU), the weights Xavier-uniform as in d2l's AlexNet, the upstream gradient a
+normal draw. float32 im2col is listed as the floor any float32 convolution has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+
+from minialex import Tensor
+from minialex.ops import conv2d, winograd
+
+# AlexNet's stride-1 convolutions: name, in channels, out channels, kernel, padding, map side at 224 and 96 px
+LAYERS = [("conv2", 96, 256, 5, 2, {224: 26, 96: 10}), ("conv3", 256, 384, 3, 1, {224: 12, 96: 4}),
+          ("conv4", 384, 384, 3, 1, {224: 12, 96: 4}), ("conv5", 384, 256, 3, 1, {224: 12, 96: 4})]
+TILES = {3: (2, 4, 6), 5: (2, 4)}
+
+
+def gradients(x, w, g, dtype, algorithm, padding):
+    xt, wt = Tensor(x.astype(dtype), requires_grad=True), Tensor(w.astype(dtype), requires_grad=True)
+    y = conv2d(xt, wt, None, 1, padding, algorithm=algorithm)
+    y.backward(g.astype(dtype))
+    return y.data.astype(np.float64), xt.grad.astype(np.float64), wt.grad.astype(np.float64)
+
+
+def relative(got, exact) -> float:
+    return float(np.abs(got - exact).max() / np.abs(exact).max())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--size", type=int, default=224, choices=(224, 96))
+    parser.add_argument("--json", default=None, help="also write the table as JSON")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    rows = []
+    print(f"| layer | algorithm | y | dx | dW |   ({args.size} px, batch {args.batch}; max|error| / max|exact|)")
+    print("|---|---|---:|---:|---:|")
+    for name, c, oc, r, p, side in LAYERS:
+        h = side[args.size]
+        x = np.maximum(rng.standard_normal((args.batch, c, h, h)), 0)
+        bound = math.sqrt(6 / (c * r * r + oc * r * r))
+        w = rng.uniform(-bound, bound, (oc, c, r, r))
+        g = rng.standard_normal((args.batch, oc, h + 2 * p - r + 1, h + 2 * p - r + 1))
+        exact = gradients(x, w, g, np.float64, "im2col", p)
+        candidates = [("im2col", None)] + [(f"F({m},{r})", m) for m in TILES[r]]
+        for label, m in candidates:
+            if m is not None:
+                winograd.TILE[r] = m
+            got = gradients(x, w, g, np.float32, "im2col" if m is None else "winograd", p)
+            errors = [relative(a, b) for a, b in zip(got, exact)]
+            rows.append({"layer": name, "algorithm": label, "y": errors[0], "dx": errors[1], "dW": errors[2]})
+            print(f"| {name} | {label} | {errors[0]:.1e} | {errors[1]:.1e} | {errors[2]:.1e} |", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"size": args.size, "batch": args.batch, "rows": rows}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
