@@ -3,6 +3,8 @@ import sys
 
 import pytest
 
+from minialex import nn
+
 from minialex.cli import build_parser, main
 
 
@@ -86,12 +88,17 @@ def test_summary_says_which_algorithm_each_conv_runs_under_the_process_default(c
     assert "winograd" not in capsys.readouterr().out
 
 
-def test_winograd_as_the_default_for_alexnet_names_conv1_and_the_rule(capsys, monkeypatch):
+def test_winograd_as_the_default_runs_wherever_it_can_and_im2col_elsewhere(capsys, monkeypatch):
     monkeypatch.setenv("MINIALEX_CONV_ALGORITHM", "winograd")
-    assert main(["summary"]) == 2
-    err = capsys.readouterr().err
-    assert "layer (0) Conv2d(1, 96, kernel_size=(11, 11), stride=(4, 4)" in err
-    assert "kernel must be square with size in [3, 5], got 11x11" in err and "Traceback" not in err
+    assert main(["summary"]) == 0
+    rows = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines() if "Conv2d" in line}
+    assert rows == {"0": "im2col", "3": "winograd", "6": "winograd", "8": "winograd", "10": "winograd"}
+
+
+def test_a_layer_that_names_winograd_and_cannot_run_it_names_itself_and_the_rule():
+    with pytest.raises(ValueError, match=r"Conv2d\(1, 96, kernel_size=\(11, 11\), stride=\(4, 4\).*"
+                                         "kernel must be square with size in \\[3, 5\\], got 11x11"):
+        nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1, algorithm="winograd")
 
 
 def test_an_unknown_algorithm_in_the_environment_is_one_clear_line(capsys, monkeypatch):

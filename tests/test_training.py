@@ -275,11 +275,3 @@ def test_a_run_with_winograd_set_trains_with_it(tmp_path, monkeypatch):
     monkeypatch.setattr(winograd, "conv2d_winograd", lambda *a: calls.append(1) or real(*a))
     assert main([*LENET_TINY, "--epochs", "1", "--conv-algorithm", "winograd", "--out", str(tmp_path)]) == 0
     assert calls and json.loads((tmp_path / "config.json").read_text())["conv_algorithm"] == "winograd"
-
-
-def test_winograd_on_alexnets_conv1_is_refused_before_the_run_folder_is_written(tmp_path, capsys):
-    assert main(["train", "--dataset", "synthetic", "--resize", "65", "--conv-algorithm", "winograd",
-                 "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "--conv-algorithm winograd: layer (0)" in err and "kernel must be square with size in [3, 5], got 11x11" in err
-    assert not (tmp_path / "config.json").exists() and not (tmp_path / "metrics.jsonl").exists()

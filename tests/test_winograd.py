@@ -289,7 +289,8 @@ def test_auto_runs_what_it_chooses_and_f_conv2d_passes_the_algorithm_on(monkeypa
     F.conv2d(x, w, None, 1, 1)                        # 8x8 outputs, whole tiles: auto picks Winograd
     F.conv2d(x, w, None, 1, 1, algorithm="im2col")
     F.conv2d(x, w, None, 2, 1)                        # stride 2: auto falls back to im2col
-    F.conv2d(Tensor(np.ones((1, 2, 5, 5))), w)        # 3x3 outputs in a 4x4 tile: 56% used, auto takes Winograd
+    F.conv2d(Tensor(np.ones((1, 2, 7, 7))), w, None, 1, 1)  # 7x7 outputs in 8x8 of tiles: 77% used, Winograd
+    F.conv2d(Tensor(np.ones((1, 2, 5, 5))), w)        # 3x3 outputs in a 4x4 tile: 56% used, auto takes im2col
     F.conv2d(Tensor(np.ones((1, 2, 3, 3))), w)        # 1x1 output: 1/16 of the tile used, auto takes im2col
     F.conv2d(Tensor(np.ones((1, 2, 3, 3))), w, None, 1, 1, algorithm="winograd")  # 3x3 outputs: auto would not
     assert calls == [1, 1, 1]
@@ -331,10 +332,14 @@ def test_winograd_for_a_layer_it_cannot_run_names_the_layer_and_the_rule(kwargs,
                  algorithm="winograd")
 
 
-def test_winograd_as_the_default_names_the_layer_of_a_model_it_cannot_run():
+def test_winograd_as_the_default_runs_wherever_it_can_and_im2col_elsewhere(monkeypatch):
+    calls = []
+    real = winograd.conv2d_winograd
+    monkeypatch.setattr(winograd, "conv2d_winograd", lambda *a: calls.append(a[1].shape) or real(*a))
     net = models.alexnet(input_size=65)
-    with minialex.conv_algorithm("winograd"), pytest.raises(ValueError, match=r"^layer \(0\) .*11x11"):
-        net(Tensor(np.zeros((1, 1, 65, 65), np.float32)))
+    with minialex.conv_algorithm("winograd"):
+        net(Tensor(np.zeros((1, 1, 65, 65), np.float32)))  # conv1 (11x11, stride 4) runs im2col, no error
+    assert [shape[2:] for shape in calls] == [(5, 5), (3, 3), (3, 3), (3, 3)]  # conv2-conv5, even on 1x1 maps
 
 
 def test_the_default_comes_from_use_conv_algorithm_else_the_environment_else_auto(monkeypatch):

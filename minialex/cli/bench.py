@@ -17,16 +17,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", default="benchmarks/out", help="folder for bench.json and layers.png")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
-    arguments.conv_algorithm(p, "how minialex's convolutions run in every measurement: im2col, winograd or auto "
-                                "(default: $MINIALEX_CONV_ALGORITHM, else auto)")
+    arguments.conv_algorithm(p, "measure only this convolution algorithm (default: per layer im2col and winograd, "
+                                "whole steps im2col and auto)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    import os
     from ..tools.bench import run
-    if args.conv_algorithm:  # main() set it for this process; the timing and memory subprocesses read the variable
-        os.environ["MINIALEX_CONV_ALGORITHM"] = args.conv_algorithm
+    # each contender names its algorithm ("numba/auto"), in this process and in the memory subprocesses alike
     run(args.out, args.input_size, args.batch_size, args.reps, args.engines, args.quick,
-        with_torch=not args.no_torch, with_memory=not args.no_memory)
+        with_torch=not args.no_torch, with_memory=not args.no_memory,
+        algorithms=[args.conv_algorithm] if args.conv_algorithm else None)
     return 0

@@ -59,7 +59,7 @@ def conv_algorithm(name: str):
 
 
 # "auto" runs Winograd only where at least this share of its tiles' outputs are real outputs (see below)
-MIN_TILE_USE = 0.5
+MIN_TILE_USE = 0.6
 
 
 def prefers_winograd(out_hw, r: int) -> bool:
@@ -67,7 +67,7 @@ def prefers_winograd(out_hw, r: int) -> bool:
 
     On AlexNet's stride-1 layers Winograd won wherever its tiles are mostly real outputs. A tile that hangs
     over the output computes pixels that are thrown away, so on tiny maps (conv3-5 at 72 px are 3x3: one 4x4
-    tile each, 56% of it waste) im2col's GEMM does less work.
+    tile each, 44% of it thrown away) im2col's GEMM does less work.
     """
     m = winograd.TILE[r]
     oh, ow = out_hw

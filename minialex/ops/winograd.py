@@ -114,6 +114,15 @@ def tiles_per_axis(out_size: int, m: int) -> int:
 CHUNK_BYTES = 32 << 20
 
 
+def chunk_images(n: int, in_channels: int, out_channels: int, r: int, out_hw, itemsize: int) -> tuple[int, int]:
+    """(images per chunk, bytes of the chunk's largest array: V (C, a*a, P) or M (a*a, OC, P), P its tiles)."""
+    m = TILE[r]
+    per_image = ((m + r - 1) ** 2 * max(in_channels, out_channels) * tiles_per_axis(out_hw[0], m)
+                 * tiles_per_axis(out_hw[1], m) * itemsize)
+    images = min(n, max(1, CHUNK_BYTES // per_image))
+    return images, images * per_image
+
+
 def _per_point(xp, left, right, out):
     """out[xi] = left[xi] @ right[xi] for every transform point xi.
 
@@ -142,7 +151,7 @@ def conv2d_winograd(x: Tensor, weight: Tensor, bias: Tensor | None, padding, out
     # input, pad it further (bottom and right) first; otherwise im2col and col2im pad by themselves.
     extra = (th * m + r - 1 - h - 2 * ph, tw * m + r - 1 - w - 2 * pw)
     pads = ((0, 0), (0, 0), (ph, ph + extra[0]), (pw, pw + extra[1]))
-    step = max(1, CHUNK_BYTES // (a * a * max(oc, c) * th * tw * x.data.itemsize))
+    step, _ = chunk_images(n, c, oc, r, out_hw, x.data.itemsize)
     chunks = [slice(s, min(n, s + step)) for s in range(0, n, step)]
 
     def input_transform(images):
@@ -159,7 +168,10 @@ def conv2d_winograd(x: Tensor, weight: Tensor, bias: Tensor | None, padding, out
         padded = (count, c, h + 2 * ph + extra[0], w + 2 * pw + extra[1])
         return k.col2im(dd, padded, (a, a), (m, m), (0, 0))[:, :, ph:ph + h, pw:pw + w]
 
-    u = (g2 @ weight.data.reshape(oc * c, r * r).T).reshape(a * a, oc, c)
+    def filter_transform():
+        return (g2 @ weight.data.reshape(oc * c, r * r).T).reshape(a * a, oc, c)  # U: (a*a, OC, C)
+
+    u = filter_transform()
     y = xp.empty((n, oc, oh, ow), dtype=dtype)
     for part in chunks:
         v = input_transform(x.data[part])
@@ -168,7 +180,9 @@ def conv2d_winograd(x: Tensor, weight: Tensor, bias: Tensor | None, padding, out
                         None if bias is None else bias.data, out=y[part])
 
     def backward(gy):
-        # V is recomputed chunk by chunk rather than kept from the forward: it is (a/m)^2 times the input's size.
+        # U and V are built again rather than kept from the forward: U is one small GEMM, and V, chunk by chunk,
+        # is (a/m)^2 times the input the graph keeps anyway.
+        u = filter_transform()
         du = xp.zeros((a * a, oc, c), dtype=dtype) if weight.requires_grad else None
         dx = [] if x.requires_grad else None  # one array per chunk
         for part in chunks:

@@ -105,16 +105,10 @@ def im2col_bytes(layer, input_shape, itemsize: int) -> int:
 
 
 def winograd_bytes(layer, input_shape, itemsize: int) -> int:
-    """The largest array Winograd allocates for a conv layer: per chunk of images, V (C, a*a, P) or M (a*a, OC, P),
-    P the chunk's tiles. The chunk is sized as :func:`minialex.ops.winograd.conv2d_winograd` sizes it, so this
-    stays near ``winograd.CHUNK_BYTES`` unless one image alone is larger."""
+    """The largest array Winograd allocates for a conv layer: V or M for one chunk of images
+    (:func:`minialex.ops.winograd.chunk_images`)."""
     n, oc, oh, ow = layer.output_shape(input_shape)
-    r = layer.kernel_size[0]
-    m = winograd.TILE[r]
-    a = m + r - 1
-    per_image = a * a * max(oc, layer.in_channels) * winograd.tiles_per_axis(oh, m) * winograd.tiles_per_axis(ow, m)
-    images = min(n, max(1, winograd.CHUNK_BYTES // (per_image * itemsize)))
-    return per_image * images * itemsize
+    return winograd.chunk_images(n, layer.in_channels, oc, layer.kernel_size[0], (oh, ow), itemsize)[1]
 
 
 def conv_buffer_bytes(layer, input_shape, itemsize: int, algorithm: str) -> int:

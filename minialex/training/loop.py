@@ -25,7 +25,6 @@ from ..backend import get_backend, manual_seed
 from ..data import DataLoader, load_dataset
 from ..ops.conv_algorithm import conv_algorithm
 from ..optim import SGD
-from ..summary import layer_table
 from ..tensor import Tensor
 from .config import Config, TrainingError
 from .evaluate import predict
@@ -60,7 +59,6 @@ def fit(config: Config, out_dir, *, data_dir=None, resume: bool = False, progres
     train_iter, test_iter = make_loaders(config, train_set, test_set)
     manual_seed(config.seed)
     net = config.build_model(len(train_set.classes))
-    check_conv_algorithm(config, net)
     optimizer = SGD(net.parameters(), config.lr, config.momentum, config.weight_decay)
     pos = run.restore(config, net, optimizer) if resume else Position()
     run.start(config, pos.history, data_dir)
@@ -91,17 +89,6 @@ def fit(config: Config, out_dir, *, data_dir=None, resume: bool = False, progres
         f"{sum(r['seconds'] for r in pos.history) / len(pos.history):.0f} s/epoch; "
         f"{time.perf_counter() - started:.0f} s wall in this process on {get_backend().name}; results in {run.path}")
     return pos.history
-
-
-def check_conv_algorithm(config: Config, net) -> None:
-    """TrainingError, before the run folder is written, if a conv layer cannot run ``config.conv_algorithm``
-    (``winograd`` on AlexNet's 11x11/4 conv1)."""
-    shape = (config.batch_size, net[0].in_channels, config.image_size, config.image_size)
-    try:
-        with conv_algorithm(config.conv_algorithm):
-            layer_table(net, shape)
-    except ValueError as e:
-        raise TrainingError(f"--conv-algorithm {config.conv_algorithm}: {e}") from None
 
 
 def make_loaders(config: Config, train_set, test_set) -> tuple[DataLoader, DataLoader]:
