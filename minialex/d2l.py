@@ -270,11 +270,13 @@ class Animator:
         if self.path is not None:
             self._write(self.path)
         if self.inline:
+            # clear_output(wait=True) first: the old picture goes when the new one arrives (no flicker), and the
+            # last one stays, below anything printed before it and above what is printed after
             from IPython import display
             buffer = io.BytesIO()
             self.fig.savefig(buffer, format="png", bbox_inches="tight")
-            display.display(display.Image(data=buffer.getvalue()))
             display.clear_output(wait=True)
+            display.display(display.Image(data=buffer.getvalue()))
 
     def _write(self, path: Path) -> None:
         # beside the target, then renamed: whoever watches the file never opens half a PNG

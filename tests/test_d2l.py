@@ -165,7 +165,7 @@ def test_animator_in_a_notebook_displays_inline(tmp_path, monkeypatch):
     monkeypatch.setattr(d2l, "_in_notebook", lambda: True)
     monkeypatch.chdir(tmp_path)
     d2l.Animator().add(1, 2)
-    (kind, png), clear = shown
+    clear, (kind, png) = shown
     assert kind == "png" and png[:4] == b"\x89PNG" and clear == ("clear", True)
     assert not list(tmp_path.iterdir())  # no file unless a path is given
 
