@@ -66,7 +66,11 @@ def fit(config: Config, out_dir, *, data_dir=None, resume: bool = False, progres
     manual_seed(config.seed)
     net = config.build_model(len(train_set.classes))
     optimizer = config.build_optimizer(net.parameters())
-    scheduler = config.build_scheduler(optimizer, len(train_iter))
+    try:
+        scheduler = config.build_scheduler(optimizer, len(train_iter))
+    except ValueError as e:  # validate() checked it on 100 batches an epoch; this run has len(train_iter)
+        raise TrainingError(f"--lr-schedule {config.lr_schedule!r} with {len(train_iter)} batches an epoch: {e}") \
+            from None
     pos = run.restore(config, net, optimizer, scheduler) if resume else Position()
     run.start(config, pos, data_dir)
     log(f"training {config.model} on {config.dataset} ({train_iter.size} train / {test_iter.size} test images, "
