@@ -55,7 +55,8 @@ def plot_curves(history: list[dict], path, epochs: int | None = None, title: str
     x = [r["epoch"] for r in history]
     for key, label, style in CURVES:
         source = points if points and key != "test_acc" else history
-        ax.plot([r["epoch"] for r in source], [r[key] for r in source], style, label=label)
+        ax.plot([r["epoch"] for r in source], [r[key] for r in source], style, label=label,
+                marker="o" if source is history else None, markersize=3)  # one point an epoch: marked
     ax.set_xlim(0 if points else 1, max(epochs or 1, x[-1] if x else 1, 2))
     epoch_axis(ax)
     ax.legend()
