@@ -3,9 +3,11 @@
     train_iter, test_iter = d2l.load_data_fashion_mnist(128, resize=224)
     device = d2l.try_gpu()                     # cuda:0 where CuPy has a device, else cpu
     d2l.evaluate_accuracy_gpu(net, test_iter)  # fraction of test images classified right
+    d2l.train_ch6(net, train_iter, test_iter, num_epochs=10, lr=0.01, device=device)
 
 and the helpers d2l's training loops are made of: :class:`Timer`, :class:`Accumulator`, :func:`accuracy`,
-:class:`Animator` (the live plot: inline in a Jupyter kernel, a PNG file in a terminal).
+:class:`Animator` (the live plot: inline in a Jupyter kernel, a PNG file in a terminal). ``train_ch6`` is
+:func:`minialex.training.loop.train` (the loop ``minialex train`` runs) with d2l's plot and closing lines.
 
 Where d2l moves tensors with ``X.to(device)``, minialex has one engine for every array
 (:func:`minialex.use_backend`); a :class:`Device` names the engine it stands for (``device.engine``).
@@ -23,12 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import cuda_device_count, get_backend
+from .backend import cuda_device_count, get_backend, use_backend
 from .data import load_data
+from .models import xavier_init
+from .optim import SGD
 from .tensor import Tensor, no_grad
+from .training.loop import train
 
 __all__ = ["Device", "try_gpu", "try_all_gpus", "load_data_fashion_mnist", "Timer", "Accumulator", "accuracy",
-           "evaluate_accuracy_gpu", "Animator"]
+           "evaluate_accuracy_gpu", "Animator", "train_ch6"]
 
 
 # --- devices ---------------------------------------------------------------------------------------------------
@@ -265,14 +270,52 @@ class Animator:
         if self.path is not None:
             self._write(self.path)
         if self.inline:
+            # clear_output(wait=True) first: the old picture goes when the new one arrives (no flicker), and the
+            # last one stays, below anything printed before it and above what is printed after
             from IPython import display
             buffer = io.BytesIO()
             self.fig.savefig(buffer, format="png", bbox_inches="tight")
-            display.display(display.Image(data=buffer.getvalue()))
             display.clear_output(wait=True)
+            display.display(display.Image(data=buffer.getvalue()))
 
     def _write(self, path: Path) -> None:
         # beside the target, then renamed: whoever watches the file never opens half a PNG
         tmp = path.with_name(f".{path.name}.tmp")
         self.fig.savefig(tmp, format="png", bbox_inches="tight")
         os.replace(tmp, path)
+
+
+# --- the chapter's training function ---------------------------------------------------------------------------
+
+def train_ch6(net, train_iter, test_iter, num_epochs: int, lr: float, device=None, *, path=None) -> list:
+    """Train ``net`` as d2l's ``train_ch6``: Xavier-uniform weights for every Linear and Conv2d, SGD at ``lr``,
+    cross-entropy; the running train loss and accuracy plotted every fifth of an epoch and the test accuracy
+    after each, then d2l's two closing lines::
+
+        loss 0.331, train acc 0.878, test acc 0.883
+        3941.6 examples/sec on cuda:0
+
+    ``device`` (a :class:`Device`, ``"cpu"``, ``"cuda:0"``; default :func:`try_gpu`) chooses the engine, which
+    stays active afterwards (d2l's ``net.to(device)``): the network's parameters move to it, and the loaders,
+    which make each batch on the active engine, follow. ``train_iter`` and ``test_iter`` are minialex
+    ``DataLoader`` s (:func:`load_data_fashion_mnist`'s). ``path`` is where a terminal run writes the plot
+    (default ``animator.png``). Returns one record per epoch, as ``minialex train``'s metrics.jsonl.
+    """
+    device = try_gpu() if device is None else Device.parse(device)
+    if device.engine != get_backend().name:
+        state = net.state_dict()            # host copies, from the engine the network was built on
+        use_backend(device.engine)
+        net.load_state_dict(state)
+    xavier_init(net)
+    print("training on", device)
+    animator = Animator(xlabel="epoch", xlim=[1, num_epochs] if num_epochs > 1 else [0, 1],  # d2l's, unless flat
+                        legend=["train loss", "train acc", "test acc"], path=path)
+    history = train(net, SGD(net.parameters(), lr=lr), train_iter, test_iter, num_epochs, progress=False,
+                    on_point=lambda p: animator.add(p["epoch"], (p["loss"], p["train_acc"], None)),
+                    on_epoch=lambda r: animator.add(r["epoch"], (None, None, r["test_acc"])))
+    last = history[-1]
+    print(f"loss {last['loss']:.3f}, train acc {last['train_acc']:.3f}, test acc {last['test_acc']:.3f}")
+    # d2l's figure: every example trained on, over the time spent training on them (the sum of the epochs')
+    seconds = sum(train_iter.size / r["examples_per_sec"] for r in history if r["examples_per_sec"])
+    print(f"{train_iter.size * len(history) / seconds:.1f} examples/sec on {device}")
+    return history

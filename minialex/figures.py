@@ -42,14 +42,22 @@ def save(fig, path) -> None:
 
 # --- training ------------------------------------------------------------------------------------------------------
 
-def plot_curves(history: list[dict], path, epochs: int | None = None, title: str | None = None) -> None:
-    """Train loss, train accuracy and test accuracy against the epoch, as d2l's ``Animator`` draws them."""
+def plot_curves(history: list[dict], path, epochs: int | None = None, title: str | None = None,
+                points: list[dict] | None = None) -> None:
+    """Train loss, train accuracy and test accuracy against the epoch, as d2l's ``Animator`` draws them.
+
+    ``points`` (``{"epoch": 1.2, "loss", "train_acc"}``, at fractions of an epoch) draw the two train curves, as
+    d2l's does, every fifth of an epoch; without them those curves have one point per epoch, from ``history``.
+    Test accuracy is known once an epoch, so it comes from ``history``.
+    """
     fig = figure(4.5, 3.2)
     ax = fig.subplots()
     x = [r["epoch"] for r in history]
     for key, label, style in CURVES:
-        ax.plot(x, [r[key] for r in history], style, label=label)
-    ax.set_xlim(1, max(epochs or 1, x[-1] if x else 1, 2))
+        source = points if points and key != "test_acc" else history
+        ax.plot([r["epoch"] for r in source], [r[key] for r in source], style, label=label,
+                marker="o" if source is history else None, markersize=3)  # one point an epoch: marked
+    ax.set_xlim(0 if points else 1, max(epochs or 1, x[-1] if x else 1, 2))
     epoch_axis(ax)
     ax.legend()
     if title:

@@ -1,14 +1,16 @@
 """minialex.d2l: d2l's helpers on minialex, against cases worked by hand."""
 
+import re
 import sys
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from minialex import Tensor, d2l, nn
-from minialex.data import DataError
+from minialex import Tensor, backend, d2l, models, nn
+from minialex.data import DataError, DataLoader, load_dataset
 
 
 # --- Accumulator, accuracy, Timer ------------------------------------------------------------------------------
@@ -163,7 +165,7 @@ def test_animator_in_a_notebook_displays_inline(tmp_path, monkeypatch):
     monkeypatch.setattr(d2l, "_in_notebook", lambda: True)
     monkeypatch.chdir(tmp_path)
     d2l.Animator().add(1, 2)
-    (kind, png), clear = shown
+    clear, (kind, png) = shown
     assert kind == "png" and png[:4] == b"\x89PNG" and clear == ("clear", True)
     assert not list(tmp_path.iterdir())  # no file unless a path is given
 
@@ -181,3 +183,105 @@ def test_animator_refuses_inconsistent_points(tmp_path):
         animator.add(2, (1, 2, 3))
     with pytest.raises(ValueError, match="nrows must be a positive int, got 0"):
         d2l.Animator(nrows=0)
+
+
+# --- train_ch6 and the chapter's code --------------------------------------------------------------------------
+
+D2L_CLOSING_LINES = (r"loss \d\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}\n"
+                     r"\d+\.\d examples/sec on cpu\n$")
+
+
+@pytest.fixture
+def fashion_mnist():
+    try:
+        return d2l.load_data_fashion_mnist(16, limit=512, seed=0, download=False, progress=False)
+    except DataError as e:
+        pytest.skip(f"Fashion-MNIST is not on this machine: {e}")
+
+
+def test_train_ch6_learns_a_few_hundred_real_images_and_prints_d2ls_lines(fashion_mnist, tmp_path, capsys,
+                                                                          monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with backend.backend("numpy"):
+        train_iter, test_iter = fashion_mnist
+        history = d2l.train_ch6(models.lenet(), train_iter, test_iter, 2, 0.1, "cpu")
+    out = capsys.readouterr().out
+    assert out.startswith("training on cpu\n")
+    assert re.search(D2L_CLOSING_LINES, out), out
+    assert f"test acc {history[-1]['test_acc']:.3f}\n" in out
+    assert history[-1]["test_acc"] >= 0.3  # chance is 0.1
+    assert (tmp_path / "animator.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_ch6_plots_a_point_every_fifth_of_an_epoch(tmp_path, monkeypatch):
+    added = []
+    monkeypatch.setattr(d2l.Animator, "add", lambda self, x, y: added.append((x, y)))
+    train_set, test_set = load_dataset("synthetic", n_train=160, n_test=32)
+    with backend.backend("numpy"):
+        d2l.train_ch6(models.lenet(), DataLoader(train_set, 16, seed=0), DataLoader(test_set, 16, shuffle=False),
+                      2, 0.05, "cpu", path=tmp_path / "plot.png")
+    xs = [x for x, _ in added]  # 10 batches an epoch: a train point every 2 batches, test accuracy at 1 and 2
+    assert xs == [0.2, 0.4, 0.6, 0.8, 1.0, 1, 1.2, 1.4, 1.6, 1.8, 2.0, 2]
+    assert all(y[2] is None for x, y in added if isinstance(x, float)) and added[5][1][:2] == (None, None)
+
+
+# d2l's AlexNet chapter (PyTorch edition, section 7.1 / 8.1), its code cells as they are, below minialex's imports.
+D2L_CHAPTER = """
+import minialex as torch
+from minialex import nn
+from minialex import d2l
+
+net = nn.Sequential(
+    nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
+    nn.MaxPool2d(kernel_size=3, stride=2),
+    nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(),
+    nn.MaxPool2d(kernel_size=3, stride=2),
+    nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
+    nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
+    nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
+    nn.MaxPool2d(kernel_size=3, stride=2),
+    nn.Flatten(),
+    nn.Linear(6400, 4096), nn.ReLU(),
+    nn.Dropout(p=0.5),
+    nn.Linear(4096, 4096), nn.ReLU(),
+    nn.Dropout(p=0.5),
+    nn.Linear(4096, 10))
+
+X = torch.randn(1, 1, 224, 224)
+for layer in net:
+    X=layer(X)
+    print(layer.__class__.__name__,'output shape:\\t',X.shape)
+
+batch_size = 128
+train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size, resize=224)
+
+lr, num_epochs = 0.01, 10
+d2l.train_ch6(net, train_iter, test_iter, num_epochs, lr, d2l.try_gpu())
+"""
+
+# Made small to run in seconds: 65 px (AlexNet's smallest input: its last feature map is 1 x 1, so the first
+# dense layer takes 256 inputs), 256 images, one epoch.
+SMALL = {"224, 224": "65, 65", "nn.Linear(6400,": "nn.Linear(256,", "resize=224)": "resize=65, limit=256)",
+         "0.01, 10": "0.01, 1"}
+
+
+def test_the_chapters_code_runs_as_written_below_three_import_lines(fashion_mnist, tmp_path, capsys, monkeypatch):
+    text = D2L_CHAPTER
+    for old, new in SMALL.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    monkeypatch.chdir(tmp_path)
+    with backend.backend("numba"):
+        exec(text, {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Conv2d output shape:\t minialex.Size([1, 96, 15, 15])"
+    assert lines[13:15] == ["Flatten output shape:\t minialex.Size([1, 256])",
+                            "Linear output shape:\t minialex.Size([1, 4096])"]
+    assert lines[21] == "training on cpu"
+    assert re.fullmatch(D2L_CLOSING_LINES, "\n".join(lines[22:]) + "\n")
+    assert (tmp_path / "animator.png").exists()
+
+
+def test_porting_from_d2l_shows_the_chapters_code_as_the_test_runs_it():
+    doc = (Path(__file__).parent.parent / "docs" / "porting_from_d2l.md").read_text()
+    assert D2L_CHAPTER.strip() in doc

@@ -111,6 +111,64 @@ def assert_same_state(run_a, run_b):
         np.testing.assert_array_equal(a, b)
 
 
+SCHEDULED = {**TINY_ALEXNET, "lr": 0.02, "nesterov": True, "weight_decay": 5e-4,
+             "lr_schedule": "onecycle:pct_start=0.5"}
+
+
+def test_a_schedule_sets_the_lr_of_every_batch_as_pytorchs_loop_would(tmp_path, monkeypatch):
+    lrs, real_step = [], optim.SGD.step
+    monkeypatch.setattr(optim.SGD, "step", lambda self: (lrs.append(self.lr), real_step(self)))
+    fit(Config.preset("d2l", **SCHEDULED), tmp_path, progress=False, log=quiet)
+    ref = optim.SGD([np.zeros(1)], lr=0.02, momentum=0.9)
+    sched = optim.lr_scheduler.OneCycleLR(ref, max_lr=0.02, total_steps=4, pct_start=0.5)
+    expected = []
+    for _ in range(4):
+        expected.append(ref.lr)
+        sched.step()
+    assert lrs == expected and lrs[1] == 0.02  # 2 epochs of 2 batches, the peak after one batch
+
+
+def test_ctrl_c_with_a_schedule_then_resume_equals_the_uninterrupted_run(tmp_path, monkeypatch):
+    whole = fit(Config.preset("d2l", **SCHEDULED), tmp_path / "whole", progress=False, log=quiet)
+    steps, real_step = [], optim.SGD.step
+
+    def step_then_ctrl_c(self):
+        real_step(self)
+        steps.append(1)
+        if len(steps) == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(optim.SGD, "step", step_then_ctrl_c)
+    with pytest.raises(Interrupted):
+        fit(Config.preset("d2l", **SCHEDULED), tmp_path / "split", progress=False, log=quiet)
+    monkeypatch.setattr(optim.SGD, "step", real_step)
+    assert weights(tmp_path / "split")[2]["scheduler"]["last_epoch"] == 3
+    resumed = fit(Config.preset("d2l", **SCHEDULED), tmp_path / "split", resume=True, progress=False, log=quiet)
+    assert numbers(resumed) == numbers(whole)
+    assert_same_state(tmp_path / "split", tmp_path / "whole")
+    assert weights(tmp_path / "split")[2]["scheduler"] == weights(tmp_path / "whole")[2]["scheduler"]
+    assert (tmp_path / "split" / "curve.jsonl").read_text() == (tmp_path / "whole" / "curve.jsonl").read_text()
+    with pytest.raises(TrainingError, match="spans the run's 2 epochs, so --epochs cannot change"):
+        fit(Config.preset("d2l", **{**SCHEDULED, "epochs": 3}), tmp_path / "whole", resume=True, progress=False,
+            log=quiet)
+
+
+def test_the_curve_has_a_point_every_fifth_of_an_epoch(tmp_path):
+    fit(Config.preset("d2l", **{**LENET_SYNTHETIC, "epochs": 2, "train_limit": 320}), tmp_path, progress=False,
+        log=quiet)  # 10 batches an epoch: a point every 2 batches
+    points = [json.loads(line) for line in (tmp_path / "curve.jsonl").read_text().splitlines()]
+    assert [p["epoch"] for p in points] == [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0]
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [set(r) for r in records] == [RECORD_KEYS] * 2  # metrics.jsonl: still one record per epoch
+    assert [p["loss"] for p in points if p["epoch"] in (1.0, 2.0)] == [r["loss"] for r in records]
+
+
+@pytest.mark.parametrize("n, expected", [(10, [2, 4, 6, 8, 10]), (4, [1, 2, 3, 4]), (12, [2, 4, 6, 8, 10, 12]),
+                                         (7, [1, 2, 3, 4, 5, 6, 7]), (11, [2, 4, 6, 8, 10, 11])])
+def test_curve_points_follow_d2ls_rule(n, expected):
+    assert [b for b in range(1, n + 1) if loop.is_curve_point(b, n)] == expected
+
+
 def test_resume_refuses_a_changed_recipe(uninterrupted):
     out, _ = uninterrupted
     with pytest.raises(TrainingError, match=r"lr 0\.1 \(saved 0\.01\)"):
@@ -177,8 +235,11 @@ def test_the_presets_are_the_documented_recipes():
     d2l = Config.preset("d2l")
     assert (d2l.resize, d2l.batch_size, d2l.lr, d2l.epochs, d2l.momentum) == (224, 128, 0.01, 10, 0.0)
     assert Config.preset().preset == "d2l"
-    quick = Config.preset("quick", epochs=1)
-    assert quick.model == "alexnet" and quick.resize >= 65 and quick.momentum > 0 and quick.epochs == 1
+    quick = Config.preset("quick")
+    assert (quick.model, quick.resize, quick.batch_size, quick.epochs, quick.lr) == ("alexnet", 72, 128, 3, 0.05)
+    assert (quick.momentum, quick.nesterov, quick.weight_decay) == (0.9, True, 5e-4)
+    assert quick.lr_schedule == "onecycle:pct_start=0.25" and quick.schedule_spans_run()
+    assert Config.preset("quick", epochs=1).epochs == 1
 
 
 # --- errors come before any work --------------------------------------------------------------------------------
@@ -210,6 +271,10 @@ def test_flags_that_are_not_even_numbers_or_choices_are_rejected_by_the_parser(f
     (["--model", "lenet", "--resize", "64"], "lenet takes 28x28 inputs only"),
     (["--lr", "0"], "lr must be > 0"),
     (["--resume"], "--resume needs --out DIR"),
+    (["--lr-schedule", "warp"], "unknown lr schedule 'warp'; expected one of constant, step, cosine"),
+    (["--lr-schedule", "step:gama=0.5"], "expected key=value with a key among step_size, gamma, got 'gama=0.5'"),
+    (["--lr-schedule", "onecycle:pct_start=2"], "pct_start must be"),
+    (["--nesterov"], "nesterov needs a momentum > 0"),
 ])
 def test_impossible_recipes_are_one_clear_line(flags, message, no_work, capsys):
     assert main(["train", *flags]) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -9,8 +10,8 @@ import time
 from . import arguments
 
 # Flags that are fields of the recipe (minialex.training.Config); --input-size/--resize is its ``resize``.
-RECIPE_FLAGS = ("model", "dataset", "epochs", "batch_size", "lr", "momentum", "weight_decay", "seed",
-                "train_limit", "test_limit", "conv_algorithm")
+RECIPE_FLAGS = ("model", "dataset", "epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay",
+                "lr_schedule", "seed", "train_limit", "test_limit", "conv_algorithm")
 
 
 def add_parser(subparsers) -> None:
@@ -29,7 +30,12 @@ def add_parser(subparsers) -> None:
     arguments.batch_size(p)
     p.add_argument("--lr", type=float, default=None, help="learning rate")
     p.add_argument("--momentum", type=float, default=None)
+    p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None,
+                   help="Nesterov momentum (needs --momentum > 0)")
     p.add_argument("--weight-decay", type=float, default=None)
+    p.add_argument("--lr-schedule", default=None, metavar="NAME[:k=v,...]",
+                   help="constant, step, cosine, linear or onecycle, stepped per batch; options after a colon, "
+                        "e.g. onecycle:pct_start=0.25 or step:step_size=2,gamma=0.1 (docs/training.md)")
     arguments.seed(p, "seeds init, dropout and shuffling (default 0)")
     p.add_argument("--train-limit", type=int, default=None, metavar="N", help="use the first N train images")
     arguments.test_limit(p)

@@ -23,7 +23,6 @@ from http.client import HTTPException
 from pathlib import Path
 from urllib.request import urlopen
 
-from tqdm.auto import tqdm
 
 from .dataset import Dataset
 from .idx import DataError, check_images, check_labels, parse_idx, read_bytes
@@ -155,6 +154,7 @@ def _download_one(url: str, dest: Path, spec: IdxFile, progress: bool) -> None:
             total = response.headers.get("Content-Length")
             total = int(total) if total and total.isdigit() else None
             got = 0
+            from tqdm.auto import tqdm  # here, not at import: in Jupyter, tqdm.auto warns without ipywidgets
             with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
                       disable=not progress, leave=False) as bar:
                 while chunk := response.read(1 << 16):

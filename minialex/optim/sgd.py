@@ -11,12 +11,15 @@ HYPERPARAMETERS = ("lr", "momentum", "weight_decay")
 class SGD:
     """p <- p - lr * v,  v <- momentum * v + (g + weight_decay * p)   (v = g on the first step), as torch.optim.SGD.
 
+    ``nesterov=True`` steps along the look-ahead instead, as PyTorch's: p <- p - lr * (g' + momentum * v), with
+    g' = g + weight_decay * p and v updated first.
+
     The hyperparameters live in ``param_groups[0]`` (one group: every parameter), read afresh at each ``step()``,
     so a learning-rate scheduler sets them there as it does in PyTorch; ``lr``, ``momentum`` and ``weight_decay``
     are views of that group.
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
         self.params = list(params)
         if not self.params:
             raise ValueError("SGD: got an empty parameter list")
@@ -25,7 +28,9 @@ class SGD:
         for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
             if not value >= 0.0:
                 raise ValueError(f"SGD: {name} must be >= 0, got {value}")
-        self.defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay}
+        if nesterov and momentum <= 0:
+            raise ValueError("SGD: nesterov=True needs a momentum > 0")
+        self.defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "nesterov": bool(nesterov)}
         self.param_groups = [{"params": self.params, **self.defaults}]
         self.velocity = [None] * len(self.params)
 
@@ -42,6 +47,7 @@ class SGD:
 
     def step(self) -> None:
         lr, momentum, weight_decay = (self.param_groups[0][k] for k in HYPERPARAMETERS)
+        nesterov = self.param_groups[0].get("nesterov", False)
         with no_grad():
             for i, p in enumerate(self.params):
                 if p.grad is None:
@@ -55,7 +61,7 @@ class SGD:
                     else:
                         self.velocity[i] *= momentum
                         self.velocity[i] += g
-                    g = self.velocity[i]
+                    g = g + momentum * self.velocity[i] if nesterov else self.velocity[i]
                 p.data -= lr * g  # in place: the array stays the same object, no new allocation of p
 
     def state_dict(self) -> dict:

@@ -3,14 +3,21 @@
     config = Config.preset("quick", epochs=3)       # a recipe: d2l's, or a faster one for a CPU
     history = fit(config, "runs/quick")             # one dict per epoch, also in runs/quick/metrics.jsonl
 
+Two levels. :func:`train` is the loop itself, on plain arguments (a network, an optimizer, two loaders, an
+optional learning-rate schedule) with two hooks: ``on_point`` gets the running train loss and accuracy at every
+fifth of an epoch (where d2l's ``Animator`` adds a point), ``on_epoch`` each epoch's record. :func:`fit` builds
+those arguments from a :class:`Config` and keeps the run folder; ``minialex.d2l.train_ch6`` draws d2l's plot.
+
 Each epoch trains on the shuffled train set (running loss and accuracy), then measures test accuracy in eval
 mode without gradients. ``examples_per_sec`` counts only the time of forward + backward + update (and reading
 the loss back), as d2l's timer does, so the numbers compare with d2l's; ``seconds`` is the epoch's wall time.
+A schedule is stepped once per batch, after the optimizer.
 
 The run folder (:mod:`.run_folder`) keeps the record and a checkpoint after every epoch. The loader's order is a
 function of (seed, epoch) and dropout draws from the host RNG on CPU engines, so resuming from a checkpoint
 continues exactly where an uninterrupted run would be. Ctrl-C stops after the batch in progress and saves a
-checkpoint at that batch (with the epoch's running sums), so nothing done is lost and resuming is exact.
+checkpoint at that batch (with the epoch's running sums and curve points), so nothing done is lost and resuming
+is exact.
 """
 
 from __future__ import annotations
@@ -24,7 +31,6 @@ from .. import ops
 from ..backend import get_backend, manual_seed
 from ..data import DataLoader, load_dataset
 from ..ops.conv_algorithm import conv_algorithm
-from ..optim import SGD
 from ..tensor import Tensor
 from .config import Config, TrainingError
 from .evaluate import predict
@@ -49,8 +55,9 @@ def fit(config: Config, out_dir, *, data_dir=None, resume: bool = False, progres
     """Train ``config`` and record it in ``out_dir``; returns the per-epoch records (``metrics.jsonl``'s lines).
 
     ``resume=True`` continues the run saved in ``out_dir`` (its config must equal ``config``, except ``epochs``,
-    which may grow). Raises :class:`TrainingError` (bad setup), :class:`Diverged` (loss NaN/inf; the last good
-    checkpoint is kept) or :class:`Interrupted` (Ctrl-C; a checkpoint was saved at the batch reached).
+    which may grow unless the schedule spans the run). Raises :class:`TrainingError` (bad setup),
+    :class:`Diverged` (loss NaN/inf; the last good checkpoint is kept) or :class:`Interrupted` (Ctrl-C; a
+    checkpoint was saved at the batch reached).
     """
     started = time.perf_counter()
     config.validate()
@@ -59,35 +66,64 @@ def fit(config: Config, out_dir, *, data_dir=None, resume: bool = False, progres
     train_iter, test_iter = make_loaders(config, train_set, test_set)
     manual_seed(config.seed)
     net = config.build_model(len(train_set.classes))
-    optimizer = SGD(net.parameters(), config.lr, config.momentum, config.weight_decay)
-    pos = run.restore(config, net, optimizer) if resume else Position()
-    run.start(config, pos.history, data_dir)
+    optimizer = config.build_optimizer(net.parameters())
+    try:
+        scheduler = config.build_scheduler(optimizer, len(train_iter))
+    except ValueError as e:  # validate() checked it on 100 batches an epoch; this run has len(train_iter)
+        raise TrainingError(f"--lr-schedule {config.lr_schedule!r} with {len(train_iter)} batches an epoch: {e}") \
+            from None
+    pos = run.restore(config, net, optimizer, scheduler) if resume else Position()
+    run.start(config, pos, data_dir)
     log(f"training {config.model} on {config.dataset} ({train_iter.size} train / {test_iter.size} test images, "
-        f"{config.image_size} px), backend {get_backend().name}, conv algorithm {config.conv_algorithm}, "
-        f"{config.epochs} epochs -> {run.path}")
-    with conv_algorithm(config.conv_algorithm), stop_on_sigint() as stop_requested:
-        while pos.epoch < config.epochs:
-            epoch_started = time.perf_counter()
-            finished = train_epoch(net, optimizer, train_iter, pos, stop_requested, run, progress)
-            scores = predict(net, test_iter, stop_requested) if finished else None
-            if scores is None:  # Ctrl-C: keep what this epoch has done so far, at the batch reached
-                pos.wall += time.perf_counter() - epoch_started
-                run.save(net, optimizer, pos, config)
-                raise Interrupted(f"interrupted in epoch {pos.epoch + 1} at batch {pos.batch} of {len(train_iter)}; "
-                                  f"saved {run.checkpoint}. Resume with: minialex train --out {run.path} --resume")
-            test_acc = accuracy(*scores)
-            record = epoch_record(pos, test_acc, pos.wall + time.perf_counter() - epoch_started)
-            pos.history.append(record)
-            pos = pos.next_epoch()
-            run.save(net, optimizer, pos, config)
-            run.append_metrics(record, config.epochs)
-            log(f"epoch {record['epoch']}/{config.epochs}: loss {record['loss']:.3f}, train acc "
-                f"{record['train_acc']:.3f}, test acc {test_acc:.3f}, {record['examples_per_sec']:.1f} examples/sec, "
-                f"{record['seconds']:.0f} s")
+        f"{config.image_size} px), backend {get_backend().name}, conv algorithm "
+        f"{config.conv_algorithm}, {config.epochs} epochs -> {run.path}")
+
+    def epoch_done(record):
+        run.save(net, optimizer, scheduler, pos, config)
+        run.append_metrics(record, pos, config.epochs)
+        log(f"epoch {record['epoch']}/{config.epochs}: loss {record['loss']:.3f}, train acc "
+            f"{record['train_acc']:.3f}, test acc {record['test_acc']:.3f}, {record['examples_per_sec']:.1f} "
+            f"examples/sec, {record['seconds']:.0f} s")
+
+    try:
+        with conv_algorithm(config.conv_algorithm):
+            train(net, optimizer, train_iter, test_iter, config.epochs, pos, scheduler=scheduler,
+                  on_epoch=epoch_done, progress=progress)
+    except Diverged as e:
+        raise Diverged(f"{e} {run.describe_checkpoint()}") from None
+    except Interrupted as e:  # keep what this epoch has done so far, at the batch reached
+        run.save(net, optimizer, scheduler, pos, config)
+        raise Interrupted(f"{e}; saved {run.checkpoint}. Resume with: minialex train --out {run.path} --resume") \
+            from None
     last = pos.history[-1]
     log(f"done: loss {last['loss']:.3f}, train acc {last['train_acc']:.3f}, test acc {last['test_acc']:.3f}, "
         f"{sum(r['seconds'] for r in pos.history) / len(pos.history):.0f} s/epoch; "
         f"{time.perf_counter() - started:.0f} s wall in this process on {get_backend().name}; results in {run.path}")
+    return pos.history
+
+
+def train(net, optimizer, train_iter: DataLoader, test_iter: DataLoader, epochs: int, pos: Position | None = None,
+          *, scheduler=None, on_point=None, on_epoch=None, progress: bool = True) -> list:
+    """Train ``net`` from ``pos`` (default: the start) to the end of epoch ``epochs``; returns ``pos.history``.
+
+    ``pos`` is updated in place as the run goes, so after an exception it says where the run stopped.
+    ``on_point(point)`` is called with each curve point as it is added to ``pos.points``, ``on_epoch(record)``
+    with each epoch's record once it is in ``pos.history``. Raises :class:`Diverged` (loss NaN/inf) or
+    :class:`Interrupted` (Ctrl-C, after the batch in progress).
+    """
+    pos = Position() if pos is None else pos
+    with stop_on_sigint() as stop_requested:
+        while pos.epoch < epochs:
+            epoch_started = time.perf_counter()
+            finished = train_epoch(net, optimizer, scheduler, train_iter, pos, stop_requested, progress, on_point)
+            scores = predict(net, test_iter, stop_requested) if finished else None
+            if scores is None:
+                pos.wall += time.perf_counter() - epoch_started
+                raise Interrupted(f"interrupted in epoch {pos.epoch + 1} at batch {pos.batch} of {len(train_iter)}")
+            record = epoch_record(pos, accuracy(*scores), pos.wall + time.perf_counter() - epoch_started)
+            pos.finish_epoch(record)
+            if on_epoch is not None:
+                on_epoch(record)
     return pos.history
 
 
@@ -101,7 +137,12 @@ def make_loaders(config: Config, train_set, test_set) -> tuple[DataLoader, DataL
             DataLoader(test_set, config.batch_size, shuffle=False, resize=config.resize, limit=config.test_limit))
 
 
-def train_epoch(net, optimizer, loader, pos: Position, stop_requested, run, progress: bool) -> bool:
+def is_curve_point(batch: int, num_batches: int) -> bool:
+    """d2l's rule: a point after every fifth of the epoch's batches (``batch`` counts from 1), and after the last."""
+    return batch % max(1, num_batches // 5) == 0 or batch == num_batches
+
+
+def train_epoch(net, optimizer, scheduler, loader, pos: Position, stop_requested, progress: bool, on_point) -> bool:
     """Train on epoch ``pos.epoch`` from batch ``pos.batch`` on, updating ``pos``; False if stopped early."""
     from tqdm.auto import tqdm
     net.train()
@@ -116,15 +157,23 @@ def train_epoch(net, optimizer, loader, pos: Position, stop_requested, run, prog
             loss_value = loss.item()  # also waits for the GPU, so the timer sees the work done
             if not math.isfinite(loss_value):
                 raise Diverged(f"the loss became {loss_value} in epoch {pos.epoch + 1}, batch {pos.batch + 1}: "
-                               f"training diverged (try a smaller --lr). {run.describe_checkpoint()}")
+                               f"training diverged (try a smaller --lr).")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             hits = correct(logits.data, y)
             pos.timed += time.perf_counter() - t
             n = len(y)
             pos.loss_sum, pos.correct, pos.count, pos.batch = (pos.loss_sum + loss_value * n, pos.correct + hits,
                                                                 pos.count + n, pos.batch + 1)
+            if is_curve_point(pos.batch, len(loader)):
+                point = {"epoch": pos.epoch + pos.batch / len(loader), "loss": pos.loss_sum / pos.count,
+                         "train_acc": pos.correct / pos.count}
+                pos.points.append(point)
+                if on_point is not None:
+                    on_point(point)
             bar.update(n)
             bar.set_postfix(loss=f"{pos.loss_sum / pos.count:.3f}", acc=f"{pos.correct / pos.count:.3f}",
                             **{"img/s": f"{pos.count / pos.timed:.1f}"}, refresh=False)
