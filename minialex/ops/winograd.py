@@ -111,7 +111,7 @@ def tiles_per_axis(out_size: int, m: int) -> int:
 
 # The transform-domain arrays of a whole batch are large (conv2's M at 224 px, batch 128: 411 MB), so images
 # go through in chunks whose largest temporary stays near this size; see docs/winograd.md for the measurements.
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 192 << 20
 
 
 def chunk_images(n: int, in_channels: int, out_channels: int, r: int, out_hw, itemsize: int) -> tuple[int, int]:
