@@ -236,7 +236,7 @@ def test_the_presets_are_the_documented_recipes():
     assert (d2l.resize, d2l.batch_size, d2l.lr, d2l.epochs, d2l.momentum) == (224, 128, 0.01, 10, 0.0)
     assert Config.preset().preset == "d2l"
     quick = Config.preset("quick")
-    assert (quick.model, quick.resize, quick.batch_size, quick.epochs, quick.lr) == ("alexnet", 72, 128, 3, 0.05)
+    assert (quick.model, quick.resize, quick.batch_size, quick.epochs, quick.lr) == ("alexnet", 72, 128, 4, 0.05)
     assert (quick.momentum, quick.nesterov, quick.weight_decay) == (0.9, True, 5e-4)
     assert quick.lr_schedule == "onecycle:pct_start=0.25" and quick.schedule_spans_run()
     assert Config.preset("quick", epochs=1).epochs == 1
