@@ -9,6 +9,8 @@ import pytest
 import minialex
 from minialex import backend
 
+from test_d2l import D2L_CHAPTER
+
 
 # --- random factories ------------------------------------------------------------------------------------------
 
@@ -140,29 +142,8 @@ def test_size_prints_as_pytorchs_and_compares_as_a_tuple():
     assert s[1:] == (96, 54, 54) and np.zeros(s).shape == s
 
 
-D2L_SHAPE_LOOP = """
-import minialex as torch
-from minialex import nn
-
-net = nn.Sequential(
-    nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
-    nn.MaxPool2d(kernel_size=3, stride=2),
-    nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(),
-    nn.MaxPool2d(kernel_size=3, stride=2),
-    nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
-    nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
-    nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
-    nn.MaxPool2d(kernel_size=3, stride=2),
-    nn.Flatten(),
-    nn.Linear(6400, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-    nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=0.5),
-    nn.Linear(4096, 10))
-
-X = torch.randn(1, 1, 224, 224)
-for layer in net:
-    X = layer(X)
-    print(layer.__class__.__name__, 'output shape:\\t', X.shape)
-"""
+# The chapter's first cells, the network and its shape loop, as they are (the whole chapter is in test_d2l.py)
+D2L_SHAPE_LOOP = D2L_CHAPTER[:D2L_CHAPTER.index("batch_size = 128")]
 
 
 def test_d2ls_shape_loop_runs_as_written():
