@@ -118,3 +118,23 @@ def test_the_array_op_kernels_on_cupy(dtype):
     g, bias = x.reshape(4, -1), np.arange(4, dtype=dtype)
     assert_matches(gpu.gemm_to_nchw(cupy.asarray(g), 2, cupy.asarray(bias)), reference.gemm_to_nchw(g, 2, bias),
                    "gemm_to_nchw")
+
+
+@pytest.mark.parametrize("kernel, padding, side", [(3, 1, 12), (3, 0, 7), (5, 2, 26), (5, 2, 10)])
+def test_winograd_conv2d_on_the_gpu_equals_numpy(kernel, padding, side):
+    """The Winograd op is array code over xp: on CuPy its forward and both gradients equal the numpy engine's."""
+    from minialex import Tensor
+    from minialex.ops import conv2d
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 8, side, side))
+    w = rng.standard_normal((6, 8, kernel, kernel))
+    g = rng.standard_normal((3, 6, side + 2 * padding - kernel + 1, side + 2 * padding - kernel + 1))
+    results = {}
+    for engine in ("numpy", "cupy"):
+        with backend.backend(engine) as b:
+            xt, wt = Tensor(b.asarray(x), requires_grad=True), Tensor(b.asarray(w), requires_grad=True)
+            y = conv2d(xt, wt, None, 1, padding, algorithm="winograd")
+            y.backward(b.asarray(g))
+            results[engine] = [b.to_numpy(a) for a in (y.data, xt.grad, wt.grad)]
+    for ours, reference_ in zip(results["cupy"], results["numpy"]):
+        np.testing.assert_allclose(ours, reference_, rtol=1e-9, atol=1e-9 * np.abs(reference_).max())
