@@ -68,6 +68,6 @@ def run(args) -> int:
         print(f"minialex train: {e}", file=sys.stderr)
         return 1
     except TrainingError as e:
-        print(f"minialex train: error: {e}", file=sys.stderr)
+        print(f"minialex train: {e}", file=sys.stderr)
         return 2
     return 0
