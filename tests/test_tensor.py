@@ -86,3 +86,37 @@ def test_tensor_facts():
     assert isinstance(t.numpy(), np.ndarray)
     with pytest.raises(ValueError, match="only floating-point"):
         Tensor([1, 2], requires_grad=True)
+
+
+def test_an_intermediate_no_backward_saved_is_freed_with_its_last_variable():
+    """The graph holds nodes, not tensors: a conv's output, which only its ReLU reads, goes once the forward moves on."""
+    import gc
+    import weakref
+
+    from minialex.ops import conv2d, relu
+    x = Tensor(np.ones((1, 1, 5, 5)), requires_grad=True)
+    w = Tensor(np.ones((2, 1, 3, 3)), requires_grad=True)
+    y = conv2d(x, w, None, 1, 1)
+    alive = weakref.ref(y)
+    out = relu(y).sum()
+    del y
+    gc.collect()
+    assert alive() is None  # relu keeps its own output, the graph keeps y's node: nobody keeps y
+    out.backward()
+    assert x.grad.shape == (1, 1, 5, 5) and float(w.grad.sum()) > 0  # the gradient still flows through y's node
+
+
+def test_backward_frees_each_node_while_it_runs():
+    """What a closure saved is released as soon as that closure has run, not at the end of backward()."""
+    import weakref
+
+    a = Tensor(np.ones(3), requires_grad=True)
+    seen = []
+    first = Tensor.from_op(a.data * 2, (a,), lambda g: (seen.append(later_buffer() is None) or g,), "first")
+    saved = np.ones(3)  # what the later op's backward needs, e.g. a mask
+    later_buffer = weakref.ref(saved)
+    later = Tensor.from_op(first.data * saved, (first,), lambda g, saved=saved: (g * saved,), "later")
+    del saved, first
+    later.sum().backward()
+    assert seen == [True]  # by the time the earlier op's backward ran, the later op's buffer was gone
+    np.testing.assert_array_equal(a.grad, np.ones(3))
