@@ -14,12 +14,13 @@ from minialex.tools.exercises import NAMES
 from minialex.tools.exercises.catalog import EXERCISES
 from minialex.tools.exercises.checker import check, compare, value_hints
 from minialex.tools.exercises.files import exercise_path, skeleton, solution, write
+from minialex.tools.exercises.ladder import CHECKERS, check_exercise, functions_of
 
 
 def check_source(tmp_path, name, source):
     path = tmp_path / f"{name}.py"
     path.write_text(source)
-    return check(name, str(path))
+    return check_exercise(name, str(path))
 
 
 def mutant(name, old, new):
@@ -40,8 +41,11 @@ def text(check_result):
 
 # --- the good cases ------------------------------------------------------------------------------------------
 
-def test_every_exercise_has_a_solution_and_a_catalog_entry():
-    assert set(NAMES) == set(EXERCISES)
+def test_every_exercise_has_a_solution_and_a_checker():
+    assert set(NAMES) == set(EXERCISES) | set(CHECKERS)
+    assert not set(EXERCISES) & set(CHECKERS)
+    for name in NAMES:
+        assert solution(name)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -55,13 +59,13 @@ def test_reference_solution_passes_every_check(tmp_path, name):
 def test_skeleton_keeps_signatures_and_docstrings_but_no_bodies(tmp_path, name):
     source = skeleton(name)
     functions = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
-    assert [f.name for f in functions] == list(EXERCISES[name].functions)
+    assert [f.name for f in functions] == list(functions_of(name))
     for f in functions:
         assert ast.get_docstring(f)
         assert isinstance(f.body[1], ast.Raise) and len(f.body) == 2
     report = check_source(tmp_path, name, source)
     assert not report.ok
-    assert "is not written yet" in text(result(report, "shapes"))
+    assert "is not written yet" in text(report.checks[0])
     assert all(c.status == "SKIP" for c in report.checks[1:])
 
 
