@@ -78,7 +78,7 @@ def test_cli_start_check_and_solution(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
     assert main(["exercise", "start", "relu", "--dir", d, "--solution", "--force"]) == 0
     assert main(["exercise", "check", "relu", "--dir", d]) == 0
-    assert "relu: all 4 checks passed" in capsys.readouterr().out
+    assert "relu: all 5 checks passed" in capsys.readouterr().out
     assert (tmp_path / "mine" / "relu.py.bak").read_text() == skeleton("relu")
 
 
@@ -124,7 +124,7 @@ def test_off_by_one_output_size(tmp_path):
     assert shapes.status == "FAIL" and shapes.summary == "7 of 7 configs wrong"
     assert "out has shape (1, 2, 1, 2), expected (1, 2, 2, 2)" in text(shapes)
     assert "oh = (H + 2*padding - kh) // stride + 1" in text(shapes)
-    assert [c.status for c in report.checks[1:]] == ["SKIP"] * 3
+    assert [c.status for c in report.checks[1:]] == ["SKIP"] * 4
 
 
 def test_max_pool_gradient_assigned_instead_of_added_over_overlapping_windows(tmp_path):

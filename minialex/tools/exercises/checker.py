@@ -6,6 +6,9 @@
 3. gradients   the learner's backward against central finite differences of the learner's *own* forward,
                in float64: ``L = sum(out * dout)``, ``dL/dx[i] ~ (L(x + eps e_i) - L(x - eps e_i)) / (2 eps)``.
 4. library     forward and backward against :mod:`minialex.ops` on fresh random inputs (larger ones too).
+5. random      configurations drawn at random from a seed the learner does not see, against the library;
+               the first failing one is shrunk to the smallest and printed as a one-line reproduction
+               (:mod:`.properties`).
 
 Each comparison reports the worst element: where, expected, got, and its relative error
 ``|got - expected| / max(atol, |expected|, |got|)``; an element passes when
@@ -390,8 +393,46 @@ def check_library(learner: Learner, cases) -> CheckResult:
     return _comparison_result(f"same as {module} on random inputs", ex, records, FORWARD_TOLERANCE["rtol"])
 
 
+def random_case_runner(learner: Learner):
+    """args -> None when the learner's forward and backward equal the library's on them, else what differs."""
+    ex = learner.ex
+
+    def run(args):
+        try:
+            outputs, cache = learner.forward(_copies(args))
+            dout = _dout(np.random.default_rng(5), outputs[0].shape) if ex.backward else None
+            expected_out, expected_grads = ex.library(_copies(args), dout)
+            grads = learner.backward(_copies((dout,))[0], cache) if ex.backward else ()
+        except LearnerError as e:
+            return str(e)
+        names = list(ex.outputs) + [f"d{g}" for g in ex.grads]
+        for name, got, want in zip(names, list(outputs) + list(grads), list(expected_out) + list(expected_grads)):
+            want = np.asarray(want)
+            if got.shape != want.shape:
+                return f"{name} has shape {got.shape}, expected {want.shape}"
+            c = compare(name, got, want, **FORWARD_TOLERANCE)
+            if not c.ok:
+                return f"{name}: {c.describe(FORWARD_TOLERANCE['rtol'])}"
+        return None
+    return run
+
+
+def check_random(learner: Learner) -> CheckResult:
+    from .properties import DRAWS, SPACES, case_line, search
+    title = f"{DRAWS} random configurations vs the library"
+    if learner.ex.name not in SPACES:
+        return CheckResult(title, "N/A", "no random configurations for this exercise")
+    tried, failed = search(random_case_runner(learner), SPACES[learner.ex.name])
+    if failed is None:
+        return CheckResult(title, "PASS", f"{tried} drawn afresh, all equal")
+    params, message = failed
+    return CheckResult(title, "FAIL", "a drawn configuration differs; the smallest that still does:", [
+        case_line(params), "  " + message.replace("\n", "\n  "),
+        f"reproduce it: minialex exercise check {learner.ex.name} --case \"{case_line(params)}\""])
+
+
 def check(name: str, path: str) -> Report:
-    """Run the four checks on the learner's file ``path`` for exercise ``name``."""
+    """Run the five checks on the learner's file ``path`` for exercise ``name``."""
     from ...backend import backend
     ex = EXERCISES[name]
     report = Report(name, path)
@@ -410,4 +451,6 @@ def check(name: str, path: str) -> Report:
         for title, run, subset in later:
             report.checks.append(run(learner, subset) if shapes.ok else
                                  CheckResult(title, "SKIP", "fix the shapes first"))
+        report.checks.append(check_random(learner) if shapes.ok else
+                             CheckResult("random configurations vs the library", "SKIP", "fix the shapes first"))
     return report
