@@ -12,4 +12,4 @@ the command is :mod:`minialex.cli.exercise`.
 
 # In the order they are best done: each uses ideas from the ones before it.
 NAMES = ("relu", "linear", "cross_entropy", "sgd_step", "dropout", "max_pool2d", "conv2d", "winograd1d", "winograd2d",
-         "autograd")
+         "autograd", "gpu_max_pool2d")

@@ -17,7 +17,8 @@ import os
 
 from . import NAMES
 
-CHECKERS = {"autograd": "autograd_check", "winograd1d": "winograd_check", "winograd2d": "winograd_check"}
+CHECKERS = {"autograd": "autograd_check", "winograd1d": "winograd_check", "winograd2d": "winograd_check",
+            "gpu_max_pool2d": "gpu_check"}
 """Exercises with a checker of their own (module in this package); every other name is an op exercise."""
 
 PROGRESS_FILE = ".progress.json"
