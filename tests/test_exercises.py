@@ -111,7 +111,7 @@ def test_missing_padding_is_a_shape_error_on_the_padded_configs(tmp_path):
     source = source.replace("oh = (h + 2 * padding - kh)", "oh = (h - kh)").replace(
         "ow = (wd + 2 * padding - kw)", "ow = (wd - kw)")
     shapes = result(check_source(tmp_path, "conv2d", source), "shapes")
-    assert shapes.status == "FAIL" and shapes.summary == "3 of 7 configs wrong"
+    assert shapes.status == "FAIL" and shapes.summary == "3 of 8 configs wrong"
     assert "out has shape (2, 4, 3, 4), expected (2, 4, 5, 6)" in text(shapes)
     assert "rule: x (N, C, H, W)" in text(shapes)
     assert "it fails only where padding > 0" in text(shapes)
@@ -121,7 +121,7 @@ def test_off_by_one_output_size(tmp_path):
     source = mutant("conv2d", "oh = (h + 2 * padding - kh) // stride + 1", "oh = (h + 2 * padding - kh) // stride")
     report = check_source(tmp_path, "conv2d", source)
     shapes = result(report, "shapes")
-    assert shapes.status == "FAIL" and shapes.summary == "7 of 7 configs wrong"
+    assert shapes.status == "FAIL" and shapes.summary == "8 of 8 configs wrong"
     assert "out has shape (1, 2, 1, 2), expected (1, 2, 2, 2)" in text(shapes)
     assert "oh = (H + 2*padding - kh) // stride + 1" in text(shapes)
     assert [c.status for c in report.checks[1:]] == ["SKIP"] * 4
@@ -231,3 +231,67 @@ def test_compare_reports_the_worst_element():
     assert c.max_rel_error == pytest.approx(0.5 / 5.5)
     assert compare("out", expected, expected, atol=1e-8, rtol=1e-6).ok
     assert value_hints("dw", -expected, expected, batch=2) == ["dw has the wrong sign."]
+
+
+# --- the rest of the catalogue: each deliberately broken op is caught and named ------------------------------
+
+def test_missing_inverted_dropout_scale(tmp_path):
+    forward = result(check_source(tmp_path, "dropout", mutant("dropout", "mask = (u >= p) / (1 - p)",
+                                                              "mask = (u >= p) * 1.0")), "forward")
+    assert forward.status == "FAIL"
+    assert "out is (1 - p) = 0.7 times the expected value: inverted dropout scales the kept units by 1 / (1 - p)" \
+        in text(forward)
+
+
+def test_transposed_weight_gradient(tmp_path):
+    shapes = result(check_source(tmp_path, "linear", mutant("linear", "dout.T @ x", "x.T @ dout")), "shapes")
+    assert "dw has shape (4, 3), expected (3, 4) (the shape of w); it is transposed" in text(shapes)
+
+
+def test_direct_convolution_col2im_by_loops_assigned_instead_of_added(tmp_path):
+    source = mutant("conv2d_direct", "dx_pad[i_n, :, rows, cols] += ", "dx_pad[i_n, :, rows, cols] = ")
+    grad = result(check_source(tmp_path, "conv2d_direct", source), "gradient check")
+    assert grad.status == "FAIL" and "hint (dx): it fails only with more than one filter" in text(grad)
+    assert "windows overlap" not in text(grad) and "dw on" not in text(grad)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_sigmoid_from_exp_x_overflows(tmp_path):
+    source = mutant("sigmoid", "    e = np.exp(-np.abs(x))\n    out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))",
+                    "    out = np.exp(x) / (1 + np.exp(x))")
+    forward = result(check_source(tmp_path, "sigmoid", source), "forward")
+    assert forward.status == "FAIL" and 'on "scores around +-1000"' in text(forward)
+    assert "exp() overflowed (exp(1000) is inf, and inf / inf is NaN)" in text(forward)
+    assert "hint (out): it fails only for |x| around 1000" in text(forward)
+
+
+def test_sigmoid_gradient_written_with_x_instead_of_out(tmp_path):
+    source = mutant("sigmoid", "return dout * out * (1 - out)", "return dout * out")
+    assert result(check_source(tmp_path, "sigmoid", source), "gradient check").status == "FAIL"
+
+
+def test_avg_pool_padding_counted_when_it_should_not_be(tmp_path):
+    source = mutant("avg_pool2d", "        if count_include_pad:\n            return end - start",
+                    "        if True:\n            return end - start")
+    forward = result(check_source(tmp_path, "avg_pool2d", source), "forward")
+    assert forward.status == "FAIL" and "the padding not counted" in text(forward)
+    assert "this is count_include_pad=True's answer: do not count the padding in the divisor" in text(forward)
+    assert "hint (out): it fails only with count_include_pad=False" in text(forward)
+
+
+def test_avg_pool_divided_by_k_squared_everywhere(tmp_path):
+    source = mutant("avg_pool2d", "return total / d, ", "return total / (k * k), ")
+    forward = result(check_source(tmp_path, "avg_pool2d", source), "forward")
+    assert "every window is divided by k*k" in text(forward)
+
+
+def test_avg_pool_without_ceil_mode_is_a_shape_error_on_those_configs(tmp_path):
+    source = mutant("avg_pool2d", "out = (-(-span // s) if ceil_mode else span // s) + 1", "out = span // s + 1")
+    shapes = result(check_source(tmp_path, "avg_pool2d", source), "shapes")
+    assert shapes.summary == "2 of 7 configs wrong" and "it fails only with ceil_mode=True" in text(shapes)
+
+
+def test_avg_pool_gradient_assigned_over_overlapping_windows(tmp_path):
+    source = mutant("avg_pool2d", "] += g", "] = g")
+    grad = result(check_source(tmp_path, "avg_pool2d", source), "gradient check")
+    assert grad.status == "FAIL" and "hint (dx): it fails only where windows overlap" in text(grad)

@@ -11,5 +11,6 @@ the command is :mod:`minialex.cli.exercise`.
 """
 
 # In the order they are best done: each uses ideas from the ones before it.
-NAMES = ("relu", "linear", "cross_entropy", "sgd_step", "dropout", "max_pool2d", "conv2d", "winograd1d", "winograd2d",
-         "autograd", "gpu_max_pool2d")
+# The convolution ladder: conv2d_direct (loops) -> conv2d (im2col + GEMM) -> winograd1d -> winograd2d.
+NAMES = ("relu", "sigmoid", "linear", "cross_entropy", "sgd_step", "dropout", "max_pool2d", "avg_pool2d",
+         "conv2d_direct", "conv2d", "winograd1d", "winograd2d", "autograd", "gpu_max_pool2d")

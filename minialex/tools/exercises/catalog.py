@@ -8,7 +8,7 @@ with a tag that every passing one lacks, the checker names the likely cause (see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -24,7 +24,14 @@ TAG_HINTS = {
     "padding": "it fails only where padding > 0: pad x with zeros before sliding the window, and cut the padding "
                "off dx again.",
     "state": "it fails only when the momentum buffer v is not zero: v = momentum * v + g keeps the old velocity.",
+    "filters": "it fails only with more than one filter: every filter reads the same window of x, so dx there is "
+               "the sum of all filters' shares (+=), not the last filter's.",
     "large": "it fails only for large scores: exp() overflows; subtract each row's maximum before exp().",
+    "extreme": "it fails only for |x| around 1000: exp() overflows there; compute from e = exp(-|x|), at most 1.",
+    "ceil": "it fails only with ceil_mode=True: one more, partial window at the end (unless it would start past "
+            "the input and its left padding), divided by its size clipped to the padded input.",
+    "exclude": "it fails only with count_include_pad=False: divide by the number of input pixels in the window, "
+               "not counting the padding it covers.",
 }
 
 
@@ -51,6 +58,7 @@ class Exercise:
     shape_rule: str = ""
     hints: Callable | None = None  # (output or gradient name, got, expected, case) -> list of extra hints
     pure: bool = True              # the forward must leave its inputs unchanged
+    op: str = ""                   # the library op it equals, when not named like the exercise
 
     @property
     def functions(self) -> tuple:
@@ -78,6 +86,17 @@ def _library_conv2d(args, dout):
 def _library_max_pool2d(args, dout):
     from ... import ops
     return _autograd(ops.max_pool2d, args, (0,), dout)
+
+
+def _library_sigmoid(args, dout):
+    from ... import ops
+    return _autograd(ops.sigmoid, args, (0,), dout)
+
+
+def _library_avg_pool2d(args, dout):
+    from ... import ops
+    x, k, stride, padding, ceil_mode, count_include_pad = args
+    return _autograd(lambda x: ops.avg_pool2d(x, k, stride, padding, ceil_mode, count_include_pad), (x,), (0,), dout)
 
 
 def _library_relu(args, dout):
@@ -129,8 +148,10 @@ def _away_from_zero(rng, *shape):
 def _conv2d_cases(rng):
     def case(label, x_shape, w_shape, stride, padding, tags, small=True):
         x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
-        return Case(label, (x, w, b, stride, padding), frozenset(tags), small)
+        tags = frozenset(tags) | ({"filters"} if w_shape[0] > 1 else set())
+        return Case(label, (x, w, b, stride, padding), tags, small)
     return [
+        case("1 image, 1 filter, 2x2 kernel, stride 2", (1, 2, 4, 4), (1, 2, 2, 2), 2, 0, ()),
         case("1 image, 2x2 kernel, stride 2", (1, 1, 4, 4), (2, 1, 2, 2), 2, 0, ()),
         case("1 image, 3x3 kernel, stride 1", (1, 2, 5, 5), (2, 2, 3, 3), 1, 0, ("overlap",)),
         case("2 images, 3x3 kernel, stride 1, padding 1", (2, 3, 5, 6), (4, 3, 3, 3), 1, 1,
@@ -168,6 +189,37 @@ def _relu_cases(rng):
         Case("a vector", (_away_from_zero(rng, 7),)),
         Case("a batch of feature maps", (_away_from_zero(rng, 2, 3, 4, 5),)),
         Case("AlexNet-sized activations", (_away_from_zero(rng, 4, 256, 6, 6),), small=False),
+    ]
+
+
+def _sigmoid_cases(rng):
+    return [
+        Case("a vector", (rng.standard_normal(7),)),
+        Case("a batch of feature maps", (2 * rng.standard_normal((2, 3, 4, 4)),)),
+        Case("scores around +-1000", (np.array([[-1000.0, -700.0, -30.0, 0.5], [1000.0, 700.0, 30.0, -0.5]]),),
+             frozenset({"extreme"})),
+        Case("LeNet-sized activations", (rng.standard_normal((16, 6, 14, 14)),), small=False),
+    ]
+
+
+def _avg_pool2d_cases(rng):
+    def case(label, shape, k, stride, padding, ceil_mode, include, tags, small=True):
+        return Case(label, (rng.standard_normal(shape), k, stride, padding, ceil_mode, include), frozenset(tags),
+                    small)
+    return [
+        case("1 image, 2x2 window, stride 2", (1, 1, 4, 4), 2, 2, 0, False, True, ()),
+        case("2 images, 3x3 window, stride 2 (windows overlap)", (2, 2, 7, 7), 3, 2, 0, False, True,
+             ("batch", "overlap")),
+        case("3x3, stride 1, padding 1, the padding counted", (1, 2, 5, 6), 3, 1, 1, False, True,
+             ("overlap", "padding")),
+        case("3x3, stride 2, padding 1, the padding not counted", (2, 2, 6, 5), 3, 2, 1, False, False,
+             ("batch", "overlap", "padding", "exclude")),
+        case("ceil_mode: 2x2, stride 2 on 5x5, a last partial window", (1, 1, 5, 5), 2, 2, 0, True, True,
+             ("ceil",)),
+        case("ceil_mode with padding 1, not counted: 3x3, stride 2 on 6x6", (1, 2, 6, 6), 3, 2, 1, True, False,
+             ("overlap", "padding", "ceil", "exclude")),
+        case("LeNet's pooling: 2x2, stride 2 on 28x28, 6 channels", (8, 6, 28, 28), 2, 2, 0, False, True,
+             ("batch",), small=False),
     ]
 
 
@@ -231,9 +283,38 @@ def _conv2d_hints(name, got, expected, case):
     return []
 
 
+def _sigmoid_hints(name, got, expected, case):
+    if name == "out" and not np.all(np.isfinite(got)):
+        return ["out is not finite: exp() overflowed (exp(1000) is inf, and inf / inf is NaN); compute from "
+                "e = exp(-|x|)."]
+    return []
+
+
+def _avg_pool2d_hints(name, got, expected, case):
+    if name != "out" or got.shape != expected.shape:
+        return []
+    x, k, stride, padding, ceil_mode, include = case.args
+    if np.allclose(got, loops.avg_pool2d(x, k, stride, padding, ceil_mode, True, divisor_override=k * k)):
+        return ["every window is divided by k*k: a window clipped by the padded input (ceil_mode's last one) "
+                "is smaller, and with count_include_pad=False the padding does not count either."]
+    if np.allclose(got, loops.avg_pool2d(x, k, stride, padding, ceil_mode, not include)):
+        return ["this is count_include_pad=" + ("True" if not include else "False") + "'s answer: "
+                + ("do not count the padding in the divisor." if not include else
+                   "count the padding the window covers in the divisor.")]
+    return []
+
+
 def _cross_entropy_hints(name, got, expected, case):
     if name == "out" and not np.all(np.isfinite(got)):
         return ["the loss is not finite: exp() of a large score overflows; subtract each row's maximum first."]
+    return []
+
+
+def _dropout_hints(name, got, expected, case):
+    x, p, seed, training = case.args
+    if training and p and np.any(expected) and np.allclose(got, expected * (1 - p)):
+        return [f"out is (1 - p) = {1 - p:g} times the expected value: inverted dropout scales the kept units by "
+                "1 / (1 - p), so nothing needs rescaling at test time."]
     return []
 
 
@@ -248,6 +329,9 @@ def _sgd_step_hints(name, got, expected, case):
 EXERCISES = {ex.name: ex for ex in [
     Exercise("relu", "ReLU: max(x, 0) and its gradient mask",
              "relu_forward", "relu_backward", ("x",), ("out",), ("x",), _relu_cases, loops.relu, _library_relu),
+    Exercise("sigmoid", "the logistic function, stable for |x| ~ 1000, and its vanishing gradient",
+             "sigmoid_forward", "sigmoid_backward", ("x",), ("out",), ("x",), _sigmoid_cases, loops.sigmoid,
+             _library_sigmoid, hints=_sigmoid_hints),
     Exercise("linear", "a dense layer: x @ w.T + b, and dx, dw, db",
              "linear_forward", "linear_backward", ("x", "w", "b"), ("out",), ("x", "w", "b"), _linear_cases,
              loops.linear, _library_linear, shape_rule="x (N, D), w (M, D), b (M,) -> out (N, M)"),
@@ -261,11 +345,18 @@ EXERCISES = {ex.name: ex for ex in [
              hints=_sgd_step_hints),
     Exercise("dropout", "inverted dropout with a seeded mask",
              "dropout_forward", "dropout_backward", ("x", "p", "seed", "training"), ("out",), ("x",),
-             _dropout_cases, loops.dropout, _library_dropout),
+             _dropout_cases, loops.dropout, _library_dropout, hints=_dropout_hints),
     Exercise("max_pool2d", "max-pooling and its arg-max gradient routing",
              "max_pool2d_forward", "max_pool2d_backward", ("x", "kernel_size", "stride"), ("out",), ("x",),
              _max_pool2d_cases, loops.max_pool2d, _library_max_pool2d,
              shape_rule="x (N, C, H, W) -> out (N, C, oh, ow), oh = (H - k) // stride + 1, ow likewise"),
+    Exercise("avg_pool2d", "average pooling with PyTorch's padding, ceil_mode and count_include_pad",
+             "avg_pool2d_forward", "avg_pool2d_backward",
+             ("x", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"), ("out",), ("x",),
+             _avg_pool2d_cases, loops.avg_pool2d, _library_avg_pool2d,
+             shape_rule="x (N, C, H, W) -> out (N, C, oh, ow), oh = (H + 2*padding - k) // stride + 1 "
+                        "(ceil_mode: rounded up, less one if the last window starts past H + padding)",
+             hints=_avg_pool2d_hints),
     Exercise("conv2d", "a convolution layer (stride, padding) and its three gradients",
              "conv2d_forward", "conv2d_backward", ("x", "w", "b", "stride", "padding"), ("out",), ("x", "w", "b"),
              _conv2d_cases, loops.conv2d, _library_conv2d,
@@ -273,3 +364,7 @@ EXERCISES = {ex.name: ex for ex in [
                         "oh = (H + 2*padding - kh) // stride + 1, ow = (W + 2*padding - kw) // stride + 1",
              hints=_conv2d_hints),
 ]}
+# The convolution ladder's first rung: the same layer, checked the same way, written as loops.
+EXERCISES["conv2d_direct"] = replace(EXERCISES["conv2d"], name="conv2d_direct", op="conv2d",
+                                     summary="the same layer straight from its formula, by loops",
+                                     forward="conv2d_direct_forward", backward="conv2d_direct_backward")

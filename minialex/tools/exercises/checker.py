@@ -259,7 +259,9 @@ def check_shapes(learner: Learner, cases) -> CheckResult:
                 inputs = [case.args[ex.params.index(g)] for g in ex.grads]
                 for g, got, x in zip(ex.grads, grads, inputs):
                     if got.shape != x.shape:
-                        problems.append(f"d{g} has shape {got.shape}, expected {x.shape} (the shape of {g})")
+                        problems.append(f"d{g} has shape {got.shape}, expected {x.shape} (the shape of {g})"
+                                        + ("; it is transposed" if got.ndim == 2 and got.shape == x.shape[::-1]
+                                           else ""))
         except LearnerError as e:
             problems.append(str(e))
         (failures if problems else passing).append((case, problems))
@@ -378,7 +380,7 @@ def check_gradients(learner: Learner, cases) -> CheckResult:
 
 def check_library(learner: Learner, cases) -> CheckResult:
     ex, rng, records = learner.ex, np.random.default_rng(4), []
-    module = "minialex.optim.SGD" if ex.backward is None else f"minialex.ops.{ex.name}"
+    module = "minialex.optim.SGD" if ex.backward is None else f"minialex.ops.{ex.op or ex.name}"
     for case in cases:
         try:
             outputs, cache = learner.forward(_copies(case.args))

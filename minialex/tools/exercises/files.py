@@ -7,6 +7,7 @@ docstrings (the math and the shapes) and the module docstring stay. So the solut
 from __future__ import annotations
 
 import ast
+import difflib
 import os
 from pathlib import Path
 
@@ -23,7 +24,8 @@ class ExerciseError(ValueError):
 
 def check_name(name: str) -> str:
     if name not in NAMES:
-        close = [n for n in NAMES if n.startswith(name[:3])]
+        close = difflib.get_close_matches(name, NAMES, n=1, cutoff=0.5) or \
+            [n for n in NAMES if n.startswith(name[:3])]
         guess = f" Did you mean {close[0]}?" if close else ""
         raise ExerciseError(f"no exercise named {name!r}.{guess} The exercises: {', '.join(NAMES)}")
     return name

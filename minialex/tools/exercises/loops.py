@@ -91,3 +91,42 @@ def sgd_step(w, dw, v, lr, momentum=0.0, weight_decay=0.0):
         v_new[index] = momentum * v[index] + g
         w_new[index] = w[index] - lr * v_new[index]
     return w_new, v_new
+
+
+def sigmoid(x):
+    out = np.zeros(x.shape)
+    for index, value in np.ndenumerate(x):
+        out[index] = 1 / (1 + math.exp(-value)) if value >= 0 else math.exp(value) / (1 + math.exp(value))
+    return out
+
+
+def pool_output_size(size, k, stride, padding, ceil_mode):
+    """PyTorch's rule: floor (or ceil) of (size + 2p - k) / stride, + 1; with ceil_mode the last window must
+    start inside the input or its left padding, or it is dropped."""
+    span = size + 2 * padding - k
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def avg_pool2d(x, kernel_size, stride, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """out[n, c, i, j] = sum of x over the window rows i*s - p .. i*s - p + k - 1 (likewise columns), divided by
+    the window's size clipped to the padded input (count_include_pad) or to the input alone (not)."""
+    k, s, p = kernel_size, stride, padding
+    n, c, h, w = x.shape
+    oh, ow = pool_output_size(h, k, s, p, ceil_mode), pool_output_size(w, k, s, p, ceil_mode)
+    out = np.zeros((n, c, oh, ow))
+    for i_n in range(n):
+        for i_c in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    top, left = i * s - p, j * s - p
+                    bottom, right = min(top + k, h + p), min(left + k, w + p)
+                    padded_size = (bottom - top) * (right - left)
+                    top, left, bottom, right = max(top, 0), max(left, 0), min(bottom, h), min(right, w)
+                    total = x[i_n, i_c, top:bottom, left:right].sum()
+                    divisor = divisor_override or (padded_size if count_include_pad else
+                                                   (bottom - top) * (right - left))
+                    out[i_n, i_c, i, j] = total / divisor
+    return out

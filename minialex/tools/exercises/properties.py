@@ -67,7 +67,18 @@ def _sgd_step(p, rng):
             [0.9, 0.5, 0.99][p["momentum"]], [0.0, 5e-4, 0.1][p["weight_decay"]])
 
 
+def _avg_pool2d(p, rng):
+    if p["padding"] > p["k"] // 2 or p["k"] > min(p["h"], p["w"]) + 2 * p["padding"]:
+        return None
+    return (_normal(rng, p["n"], p["c"], p["h"], p["w"]), p["k"], p["stride"], p["padding"], bool(p["ceil_mode"]),
+            bool(p["count_include_pad"]))
+
+
 SPACES = {
+    "sigmoid": Space({"n": (1, 4), "c": (1, 5), "scale": (0, 2)},
+                     lambda p, rng: (_normal(rng, p["n"], p["c"]) * [1.0, 30.0, 1000.0][p["scale"]],)),
+    "avg_pool2d": Space({"n": (1, 3), "c": (1, 3), "h": (1, 8), "w": (1, 8), "k": (1, 4), "stride": (1, 3),
+                         "padding": (0, 2), "ceil_mode": (0, 1), "count_include_pad": (0, 1)}, _avg_pool2d),
     "relu": Space({"n": (1, 4), "c": (1, 5)}, lambda p, rng: (_away_from_zero(rng, p["n"], p["c"]),)),
     "linear": Space({"n": (1, 6), "d": (1, 6), "m": (1, 6)},
                     lambda p, rng: (_normal(rng, p["n"], p["d"]), _normal(rng, p["m"], p["d"]), _normal(rng, p["m"]))),
@@ -82,6 +93,7 @@ SPACES = {
     "conv2d": Space({"n": (1, 4), "c": (1, 3), "h": (1, 7), "w": (1, 7), "f": (1, 3), "k": (1, 4),
                      "stride": (1, 3), "padding": (0, 2)}, _conv2d),
 }
+SPACES["conv2d_direct"] = SPACES["conv2d"]
 
 
 def draw(space: Space, rng) -> dict:
