@@ -7,6 +7,12 @@ closures in reverse, summing gradients that meet at a node (a tensor used twice 
 only leaves keep ``.grad`` (and accumulate it until zeroed), and each node is freed as soon as its closure has
 run, so the buffers it holds (masks, saved inputs) go during the backward pass, not after it.
 
+A leaf's ``.grad`` is an engine array (NumPy or CuPy) that the leaf owns: writable, shared with no other leaf and
+no view of anything else, so ``p.grad *= 0.5``, ``p.grad[...] = 0`` and ``nn.utils.clip_grad_norm_`` change that
+leaf alone. A closure's result that nothing else can see (a matmul's fresh product) is kept as it is; one that is
+shared (both sides of an add) or a view (a sum's broadcast gradient) is copied first. Later backward passes add
+into ``.grad`` in place, as PyTorch's do.
+
 The graph holds nodes, not the tensors an op returns: an intermediate result that no closure saved (a conv's
 output, which only its ReLU reads) is freed once no variable refers to it, as in PyTorch -- 300 MiB of
 AlexNet's activations at 224 px, batch 128.
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 
 import numpy as np
 
@@ -136,6 +143,9 @@ class Tensor:
             raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
         return self.data.reshape(()).item()
 
+    def __float__(self) -> float:
+        return float(self.item())
+
     def detach(self) -> "Tensor":
         return Tensor(self.data)
 
@@ -164,6 +174,7 @@ class Tensor:
 
         root = self._graph_entry()
         grads = {id(root): grad}
+        del grad  # the dict holds the one reference, so a fresh gradient can be kept without a copy
         order = _topological_order(root)
         while order:
             # popped, not iterated: once its closure has run nothing here holds a node, so what only it kept is
@@ -173,18 +184,56 @@ class Tensor:
             if g is None:
                 continue
             if isinstance(entry, Tensor):  # a leaf
-                # g may be shared with another parent (e.g. both sides of an add): never modify it in place.
-                entry.grad = g if entry.grad is None else entry.grad + g
+                _accumulate(entry, g)
                 continue
-            if entry.backward is None:
-                raise RuntimeError(f"backward() through a graph that was already freed (op {entry.op}): "
-                                   "run the forward pass again before a second backward()")
-            for parent, pg in zip(entry.parents, entry.backward(g)):
-                if pg is None or parent is None:
-                    continue
-                key = id(parent)
-                grads[key] = pg if key not in grads else grads[key] + pg
-            entry.parents, entry.backward = (), None  # free the graph (and the buffers its closures hold)
+            _pass_back(entry, g, grads)
+
+
+def _pass_back(node: "Node", g, grads: dict) -> None:
+    """Run ``node``'s closure on its gradient ``g``, add each parent's share into ``grads``, free the node.
+
+    A function of its own so that its variables die on return: a leaf's gradient must be referenced only by
+    ``grads`` for :func:`_accumulate` to keep it without a copy."""
+    if node.backward is None:
+        raise RuntimeError(f"backward() through a graph that was already freed (op {node.op}): "
+                           "run the forward pass again before a second backward()")
+    for parent, pg in zip(node.parents, node.backward(g)):
+        if pg is None or parent is None:
+            continue
+        key = id(parent)
+        grads[key] = pg if key not in grads else grads[key] + pg
+    node.parents, node.backward = (), None  # free the graph (and the buffers its closures hold)
+
+
+def _accumulate(leaf: Tensor, g) -> None:
+    """Add ``g`` into ``leaf.grad``: in place once the leaf has one; otherwise keep ``g`` itself if nothing else
+    can see its memory, else a copy of it (see the module docstring)."""
+    if leaf.grad is not None:
+        leaf.grad += g
+    elif _seen_by_nobody(g):
+        leaf.grad = g
+    else:
+        leaf.grad = get_backend().xp.array(g, copy=True)  # also makes a broadcast view a whole, writable array
+
+
+def _seen_by_nobody(a) -> bool:
+    """True when nothing but ``backward()``'s own variable refers to ``a`` or to the memory it views.
+
+    CPython's reference counts say so exactly (PyTorch's AccumulateGrad keeps a gradient the same way, by its
+    use count). Expected for ``a``: backward's ``g``, _accumulate's ``g``, this parameter and getrefcount's
+    argument; for each array along its ``base`` chain: the view's ``base``, the loop variable and getrefcount's
+    argument. A count too high only costs a copy. A broadcast view (an axis of stride 0) is never kept: its
+    elements share memory (CuPy has no read-only flag to tell it by)."""
+    broadcast = any(stride == 0 and n > 1 for stride, n in zip(a.strides, a.shape))
+    if broadcast or not getattr(a.flags, "writeable", True):
+        return False
+    if sys.getrefcount(a) > 4:
+        return False
+    while a.base is not None:
+        a = a.base
+        if sys.getrefcount(a) > 3:
+            return False
+    return True
 
 
 class Node:
