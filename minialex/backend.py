@@ -13,11 +13,17 @@ cupy      CuPy       :mod:`minialex.kernels.gpu` -- CUDA kernels
 
 Choose with :func:`use_backend` or the environment variable ``MINIALEX_BACKEND``. Nothing else in the
 library imports NumPy-or-CuPy decisions: ops ask :func:`get_backend` for ``xp`` and ``kernels``.
+
+The choice is the process's, as a device is in PyTorch: :func:`use_backend` sets it for every thread, and a
+thread started later sees it too. ``with backend(name):`` overrides it for the block in this thread (or asyncio
+task) only: it lives in a :class:`contextvars.ContextVar`, so an evaluation thread's block does not switch the
+engine under a training thread's feet, and two threads' blocks each restore their own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import importlib.util
 import os
@@ -113,34 +119,42 @@ def default_backend_name() -> str:
     return "numba" if importlib.util.find_spec("numba") is not None else "numpy"
 
 
-_active: Backend | None = None
+_process: Backend | None = None  # use_backend's choice: every thread's
+_block: contextvars.ContextVar[Backend | None] = contextvars.ContextVar("minialex_backend_block", default=None)
 
 
 def get_backend() -> Backend:
-    """The active engine (created on first use from ``MINIALEX_BACKEND``)."""
-    global _active
-    if _active is None:
-        _active = _make_backend(default_backend_name())
-    return _active
+    """The engine in force here: the innermost ``with backend(...)`` of this thread, else the process's (made on
+    first use from ``MINIALEX_BACKEND``)."""
+    global _process
+    active = _block.get()
+    if active is not None:
+        return active
+    if _process is None:
+        _process = _make_backend(default_backend_name())
+    return _process
 
 
 def use_backend(name: str) -> Backend:
-    """Switch the engine for all arrays created from now on; returns it."""
-    global _active
-    _active = _make_backend(name.strip().lower())
-    return _active
+    """Switch the engine for all arrays created from now on, in every thread; returns it. Inside a
+    ``with backend(...)`` block it switches that block's engine instead, until the block ends."""
+    global _process
+    chosen = _make_backend(name.strip().lower())
+    if _block.get() is not None:
+        _block.set(chosen)
+    else:
+        _process = chosen
+    return chosen
 
 
 @contextlib.contextmanager
 def backend(name: str):
-    """``with backend("numpy"): ...`` -- switch engines for a block, then restore."""
-    previous = get_backend()
-    use_backend(name)
+    """``with backend("numpy"): ...`` -- another engine for a block in this thread only, then the one before."""
+    token = _block.set(_make_backend(name.strip().lower()))
     try:
         yield get_backend()
     finally:
-        global _active
-        _active = previous
+        _block.reset(token)
 
 
 def xp() -> ModuleType:

@@ -18,11 +18,17 @@ output, which only its ReLU reads) is freed once no variable refers to it, as in
 AlexNet's activations at 224 px, batch 128.
 
 Tools that watch ops (timing, recording) register with :func:`observe_ops` instead of patching the class.
+
+:func:`no_grad` and :func:`observe_ops` hold for the thread (or asyncio task) that entered them: both live in
+a :class:`contextvars.ContextVar`, as PyTorch's grad mode is thread-local. An evaluation thread under no_grad()
+leaves the training thread's graph alone, a trace watches its own thread's ops, and a new thread starts with
+gradients on and no observer.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import sys
 
@@ -30,25 +36,25 @@ import numpy as np
 
 from .backend import get_backend
 
-_grad_enabled = True
-_op_observers = []
+_grad_enabled = contextvars.ContextVar("minialex_grad_enabled", default=True)
+_op_observers: contextvars.ContextVar[tuple] = contextvars.ContextVar("minialex_op_observers", default=())
 
 DEFAULT_DTYPE = np.float32
 
 
 @contextlib.contextmanager
 def no_grad():
-    """Within this block ops record no graph: for evaluation and parameter updates."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
+    """Within this block ops record no graph: for evaluation and parameter updates (this thread only)."""
+    token = _grad_enabled.set(False)
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _grad_enabled.reset(token)
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """False inside a :func:`no_grad` block of this thread."""
+    return _grad_enabled.get()
 
 
 @contextlib.contextmanager
@@ -57,13 +63,14 @@ def observe_ops(observer):
 
     The hook for tools that watch the graph being built: the observer learns each op's name and returns its
     backward closure, wrapped (timed, logged) or as it is; ``backward()`` then runs whatever it returned.
-    Observers nest, the innermost wrapping last. ``minialex trace`` times each layer's backward this way.
+    Observers nest, the innermost wrapping last; they see the ops of this thread only. ``minialex trace`` times
+    each layer's backward this way.
     """
-    _op_observers.append(observer)
+    token = _op_observers.set(_op_observers.get() + (observer,))
     try:
         yield observer
     finally:
-        _op_observers.remove(observer)
+        _op_observers.reset(token)
 
 
 class Size(tuple):
@@ -102,11 +109,11 @@ class Tensor:
     @classmethod
     def from_op(cls, data, parents, backward, op: str) -> "Tensor":
         """The result of an op; records a graph node only when some parent needs a gradient."""
-        for observe in _op_observers:
+        for observe in _op_observers.get():
             backward = observe(op, backward)
         out = cls.__new__(cls)
         out.data, out.grad, out._op = data, None, op
-        out.requires_grad = _grad_enabled and any(p.requires_grad for p in parents)
+        out.requires_grad = _grad_enabled.get() and any(p.requires_grad for p in parents)
         out._node = Node(tuple(p._graph_entry() for p in parents), backward, op) if out.requires_grad else None
         return out
 
