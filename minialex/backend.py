@@ -33,6 +33,8 @@ from types import ModuleType
 
 import numpy as np
 
+from .errors import ConfigError, MinialexError
+
 ENGINES = ("numpy", "numba", "cupy")
 
 _KERNEL_MODULES = {
@@ -42,7 +44,7 @@ _KERNEL_MODULES = {
 }
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(MinialexError, RuntimeError):
     """The requested engine cannot run here (library missing, no device)."""
 
 
@@ -102,7 +104,7 @@ def cuda_device_count() -> int:
 
 def _make_backend(name: str) -> Backend:
     if name not in ENGINES:
-        raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(ENGINES)}")
+        raise ConfigError(f"unknown backend {name!r}; expected one of {', '.join(ENGINES)}")
     xp = _load_cupy() if name == "cupy" else np
     try:
         kernels = importlib.import_module(_KERNEL_MODULES[name])

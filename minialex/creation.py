@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from .backend import get_backend, host_rng
+from .errors import InputError
 from .tensor import DEFAULT_DTYPE, Tensor
 
 __all__ = ["randn", "rand", "zeros", "ones", "tensor", "arange"]
@@ -29,10 +30,10 @@ def _dtype(dtype, what: str, floating: bool = False) -> np.dtype:
     try:
         dt = np.dtype(DEFAULT_DTYPE if dtype is None else dtype)
     except TypeError:
-        raise ValueError(f"{what}: dtype must be a dtype such as minialex.float32 or minialex.int64, "
+        raise InputError(f"{what}: dtype must be a dtype such as minialex.float32 or minialex.int64, "
                          f"got {dtype!r}") from None
     if floating and dt not in (np.float32, np.float64):
-        raise ValueError(f"{what}: random numbers come in float32 or float64, got dtype {dt}")
+        raise InputError(f"{what}: random numbers come in float32 or float64, got dtype {dt}")
     return dt
 
 
@@ -42,7 +43,7 @@ def _size(size: tuple, what: str) -> tuple[int, ...]:
         size = tuple(size[0])
     bad = [d for d in size if not isinstance(d, numbers.Integral) or isinstance(d, bool) or d < 0]
     if bad:
-        raise ValueError(f"{what}: size must be non-negative ints, given as f(2, 3) or f((2, 3)); got {size!r}")
+        raise InputError(f"{what}: size must be non-negative ints, given as f(2, 3) or f((2, 3)); got {size!r}")
     return tuple(int(d) for d in size)
 
 
@@ -81,7 +82,7 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     if dtype is None and not hasattr(data, "dtype"):
         kind = np.asarray(data).dtype.kind
         if kind not in _INFERRED:
-            raise ValueError(f"tensor: expected numbers, bools or (nested) lists of them, got {type(data).__name__} "
+            raise InputError(f"tensor: expected numbers, bools or (nested) lists of them, got {type(data).__name__} "
                              f"(NumPy kind {kind!r})")
         dtype = _INFERRED[kind]
     elif dtype is not None:
@@ -100,7 +101,7 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False) 
         start, end = 0, start
     for name, value in (("start", start), ("end", end), ("step", step)):
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
-            raise ValueError(f"arange: {name} must be a number, got {value!r}")
+            raise InputError(f"arange: {name} must be a number, got {value!r}")
     if dtype is None:
         integral = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dt = np.dtype(np.int64 if integral else DEFAULT_DTYPE)
@@ -109,9 +110,9 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False) 
     if dt.kind in "iub":
         start, end, step = math.trunc(start), math.trunc(end), math.trunc(step)
     if step == 0:
-        raise ValueError("arange: step must be nonzero")
+        raise InputError("arange: step must be nonzero")
     if (end - start) * step < 0:
-        raise ValueError(f"arange: end {end} lies on the wrong side of start {start} for step {step}")
+        raise InputError(f"arange: end {end} lies on the wrong side of start {start} for step {step}")
     if dt.kind in "iub":
         values = np.arange(start, end, step, dtype=np.int64)  # exact, with no trip through float64
     else:

@@ -27,6 +27,7 @@ import numpy as np
 
 from .backend import cuda_device_count, get_backend, use_backend
 from .data import load_data
+from .errors import ConfigError, InputError
 from .models import xavier_init
 from .optim import SGD
 from .tensor import Tensor, no_grad
@@ -47,9 +48,9 @@ class Device:
 
     def __post_init__(self):
         if self.type not in ("cpu", "cuda"):
-            raise ValueError(f"device type must be 'cpu' or 'cuda', got {self.type!r}")
+            raise ConfigError(f"device type must be 'cpu' or 'cuda', got {self.type!r}")
         if self.type == "cuda" and not (isinstance(self.index, int) and self.index >= 0):
-            raise ValueError(f"a cuda device needs an index >= 0, got {self.index!r}")
+            raise ConfigError(f"a cuda device needs an index >= 0, got {self.index!r}")
 
     @classmethod
     def parse(cls, spec) -> "Device":
@@ -59,11 +60,11 @@ class Device:
         kind, _, index = str(spec).partition(":")
         if kind == "cuda":
             if index and not index.isdigit():
-                raise ValueError(f"device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+                raise ConfigError(f"device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
             return cls("cuda", int(index or 0))
         if kind == "cpu" and not index:
             return cls("cpu")
-        raise ValueError(f"device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+        raise ConfigError(f"device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
 
     @property
     def engine(self) -> str:
@@ -125,7 +126,7 @@ class Timer:
 
     def avg(self) -> float:
         if not self.times:
-            raise ValueError("Timer.avg(): no time recorded yet; call stop() first")
+            raise InputError("Timer.avg(): no time recorded yet; call stop() first")
         return sum(self.times) / len(self.times)
 
     def sum(self) -> float:
@@ -140,12 +141,12 @@ class Accumulator:
 
     def __init__(self, n: int):
         if not isinstance(n, int) or n < 1:
-            raise ValueError(f"Accumulator needs a positive number of variables, got {n!r}")
+            raise InputError(f"Accumulator needs a positive number of variables, got {n!r}")
         self.data = [0.0] * n
 
     def add(self, *args) -> None:
         if len(args) != len(self.data):
-            raise ValueError(f"Accumulator.add: expected {len(self.data)} values, got {len(args)}")
+            raise InputError(f"Accumulator.add: expected {len(self.data)} values, got {len(args)}")
         self.data = [a + float(b) for a, b in zip(self.data, args)]
 
     def reset(self) -> None:
@@ -222,9 +223,9 @@ class Animator:
         from matplotlib.figure import Figure
         for name, value in (("nrows", nrows), ("ncols", ncols)):
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Animator: {name} must be a positive int, got {value!r}")
+                raise InputError(f"Animator: {name} must be a positive int, got {value!r}")
         if not fmts:
-            raise ValueError("Animator: fmts must name at least one line style, such as '-'")
+            raise InputError("Animator: fmts must name at least one line style, such as '-'")
         self.fig = Figure(figsize=figsize)
         self.axes = list(self.fig.subplots(nrows, ncols, squeeze=False).ravel())
         self.xlabel, self.ylabel, self.legend = xlabel, ylabel, list(legend or [])
@@ -242,11 +243,11 @@ class Animator:
         if not hasattr(x, "__len__"):
             x = [x] * n
         if len(x) != n:
-            raise ValueError(f"Animator.add: {len(x)} x values for {n} y values")
+            raise InputError(f"Animator.add: {len(x)} x values for {n} y values")
         if self.Y is None:
             self.X, self.Y = [[] for _ in range(n)], [[] for _ in range(n)]
         if n != len(self.Y):
-            raise ValueError(f"Animator.add: {n} values, but the first add() drew {len(self.Y)} lines")
+            raise InputError(f"Animator.add: {n} values, but the first add() drew {len(self.Y)} lines")
         for i, (a, b) in enumerate(zip(x, y)):
             if a is not None and b is not None:
                 self.X[i].append(a)

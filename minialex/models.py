@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import nn
+from .errors import ConfigError
 from .kernels.geometry import output_size
 
 MODELS = ("alexnet", "lenet")
@@ -19,16 +20,16 @@ def build(name: str = "alexnet", num_classes: int = 10, in_channels: int = 1,
 def check_input_size(name: str, input_size: int | None = None) -> int:
     """The image side ``name`` takes for ``input_size`` (None: its own); ValueError, saying why, if it cannot."""
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODELS)}")
+        raise ConfigError(f"unknown model {name!r}; expected one of {', '.join(MODELS)}")
     if name == "lenet":
         if input_size not in (None, 28):
-            raise ValueError(f"lenet takes 28x28 inputs only (its first dense layer is 16*5*5 wide), "
+            raise ConfigError(f"lenet takes 28x28 inputs only (its first dense layer is 16*5*5 wide), "
                              f"got input size {input_size}")
         return 28
     if input_size is None:
         return 224
     if input_size < MIN_ALEXNET_INPUT:
-        raise ValueError(f"alexnet: input_size must be at least {MIN_ALEXNET_INPUT} pixels (below that its third "
+        raise ConfigError(f"alexnet: input_size must be at least {MIN_ALEXNET_INPUT} pixels (below that its third "
                          f"max-pool has no window left), got {input_size}; use lenet for 28 px")
     return input_size
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import nn
+from .errors import InputError, InputTypeError
 
 
 @dataclass
@@ -45,14 +46,14 @@ def describe(layer) -> str:
 
 def layer_table(model: nn.Module, input_shape) -> list[LayerRow]:
     if not isinstance(model, nn.Sequential):
-        raise TypeError(f"summary: needs an nn.Sequential (its layer order is known), got {type(model).__name__}")
+        raise InputTypeError(f"summary: needs an nn.Sequential (its layer order is known), got {type(model).__name__}")
     shape, rows = tuple(input_shape), []
     for name, layer in _leaves(model):
         flops = layer.flops(shape)
         try:
             algorithm = layer.algorithm_for(shape) if isinstance(layer, nn.Conv2d) else ""
-        except ValueError as e:  # "winograd" asked of a layer it cannot run: say which layer, as forward does
-            raise ValueError(f"layer ({name}) {e}") from None
+        except InputError as e:  # "winograd" asked of a layer it cannot run: say which layer, as forward does
+            raise type(e)(f"layer ({name}) {e}") from None
         shape = layer.output_shape(shape)
         rows.append(LayerRow(name, describe(layer), shape, layer.num_parameters(), flops, algorithm))
     return rows

@@ -35,6 +35,7 @@ import sys
 import numpy as np
 
 from .backend import get_backend
+from .errors import InputError, ShapeError
 
 _grad_enabled = contextvars.ContextVar("minialex_grad_enabled", default=True)
 _op_observers: contextvars.ContextVar[tuple] = contextvars.ContextVar("minialex_op_observers", default=())
@@ -100,7 +101,7 @@ class Tensor:
             dtype = DEFAULT_DTYPE if probe.dtype.kind == "f" else None
         self.data = xp.asarray(data, dtype=dtype)
         if requires_grad and self.data.dtype.kind != "f":
-            raise ValueError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
+            raise InputError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
         self.requires_grad = requires_grad
         self.grad = None
         self._node: Node | None = None
@@ -147,7 +148,7 @@ class Tensor:
 
     def item(self) -> float:
         if self.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+            raise ShapeError(f"item() needs a tensor with one element, this one has shape {self.shape}")
         return self.data.reshape(()).item()
 
     def __float__(self) -> float:
@@ -177,7 +178,7 @@ class Tensor:
             grad = xp.ones(self.data.shape, dtype=self.dtype)
         grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.dtype)
         if grad.shape != self.data.shape:
-            raise ValueError(f"backward(): gradient shape {tuple(grad.shape)} does not match tensor shape {self.shape}")
+            raise ShapeError(f"backward(): gradient shape {tuple(grad.shape)} does not match tensor shape {self.shape}")
 
         root = self._graph_entry()
         grads = {id(root): grad}

@@ -67,7 +67,4 @@ def run(args) -> int:
     except Diverged as e:
         print(f"minialex train: {e}", file=sys.stderr)
         return 1
-    except TrainingError as e:
-        print(f"minialex train: {e}", file=sys.stderr)
-        return 2
     return 0

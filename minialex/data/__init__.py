@@ -10,6 +10,7 @@ Files: ``idx.py`` parses and validates IDX files, ``fashion_mnist.py`` finds / d
 
 from __future__ import annotations
 
+from ..errors import ConfigError
 from .dataset import Dataset
 from .fashion_mnist import load_fashion_mnist
 from .idx import DataError
@@ -33,9 +34,9 @@ def load_dataset(name: str = "fashion-mnist", data_dir=None, **options) -> tuple
                 load_fashion_mnist("test", data_dir, **options))
     if name == "synthetic":
         if data_dir is not None:
-            raise ValueError("the synthetic dataset is generated; it takes no data_dir")
+            raise ConfigError("the synthetic dataset is generated; it takes no data_dir")
         return load_synthetic(**options)
-    raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+    raise ConfigError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
 
 
 def load_data(batch_size: int, resize: int | None = None, *, name: str = "fashion-mnist", data_dir=None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_backend, host_rng
+from ..errors import ConfigError
 from .dataset import Dataset
 from .transforms import resize as resize_images
 
@@ -29,10 +30,10 @@ class DataLoader:
     def __init__(self, dataset: Dataset, batch_size: int, *, shuffle: bool = True, resize: int | None = None,
                  seed: int | None = None, limit: int | None = None, drop_last: bool = False):
         if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+            raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
         n = len(dataset)
         if limit is not None and not 0 < limit <= n:
-            raise ValueError(f"limit must be in 1..{n} (the size of {dataset.name or 'the dataset'}), got {limit}")
+            raise ConfigError(f"limit must be in 1..{n} (the size of {dataset.name or 'the dataset'}), got {limit}")
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
+from ..errors import InputError, ShapeError
 
 _matrices: dict = {}
 
@@ -33,7 +34,7 @@ _matrices: dict = {}
 def interpolation_matrix(in_size: int, out_size: int) -> np.ndarray:
     """The (out_size, in_size) float64 matrix of bilinear weights described in the module docstring."""
     if in_size < 1 or out_size < 1:
-        raise ValueError(f"sizes must be positive, got in_size={in_size}, out_size={out_size}")
+        raise InputError(f"sizes must be positive, got in_size={in_size}, out_size={out_size}")
     scale = in_size / out_size
     support = max(scale, 1.0)
     centres = (np.arange(out_size) + 0.5) * scale
@@ -55,13 +56,13 @@ def resize(images, size: int | None = None):
     """
     xp = array_module(images)
     if images.dtype != np.uint8 or images.ndim != 3:
-        raise ValueError(f"expected (N, H, W) uint8 images, got shape {images.shape} dtype {images.dtype}")
+        raise ShapeError(f"expected (N, H, W) uint8 images, got shape {images.shape} dtype {images.dtype}")
     n, h, w = images.shape
     x = images.astype(xp.float32)
     if size is None or (size == h and size == w):
         return (x * xp.float32(1 / 255)).reshape(n, 1, h, w)
     if size < 1:
-        raise ValueError(f"size must be a positive int or None, got {size}")
+        raise InputError(f"size must be a positive int or None, got {size}")
     a_h = _matrix(xp, h, size, gain=1 / 255)  # the 1/255 rides along with the weights: one pass fewer
     a_w = _matrix(xp, w, size)
     rows = a_h @ x                                                   # (N, S, W): S x W per image

@@ -7,6 +7,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..backend import get_backend
+from ..errors import InputError, ShapeError
 from ..tensor import Tensor
 
 
@@ -33,8 +34,8 @@ class Module:
             return self.forward(*args)
         try:
             return self.forward(*args)
-        except ValueError as e:  # name the layer: "Conv2d(1, 96, ...): conv2d: expected ..."
-            raise ValueError(f"{self!r}: {e}") from None
+        except InputError as e:  # name the layer: "Conv2d(1, 96, ...): conv2d: expected ..."; a bug keeps its traceback
+            raise type(e)(f"{self!r}: {e}") from None
 
     # --- walking the tree ---------------------------------------------------------------------------------
     def named_children(self):
@@ -106,7 +107,7 @@ class Module:
                 continue
             value = state[name]
             if tuple(value.shape) != p.shape:
-                raise ValueError(f"load_state_dict: {name} has shape {tuple(value.shape)} in the state, "
+                raise ShapeError(f"load_state_dict: {name} has shape {tuple(value.shape)} in the state, "
                                  f"{p.shape} in the model")
             p.data = get_backend().asarray(value, dtype=p.dtype)
 

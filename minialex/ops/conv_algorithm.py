@@ -21,8 +21,9 @@ import contextlib
 import contextvars
 import os
 
-from ..kernels.geometry import output_hw
 from . import winograd
+from ..errors import ConfigError
+from ..kernels.geometry import output_hw
 
 ALGORITHMS = ("auto", "im2col", "winograd")
 
@@ -33,7 +34,7 @@ _block: contextvars.ContextVar[str | None] = contextvars.ContextVar("minialex_co
 def _checked(name, where: str) -> str:
     value = str(name).strip().lower()
     if value not in ALGORITHMS:
-        raise ValueError(f"{where}: unknown convolution algorithm {name!r}; expected one of {', '.join(ALGORITHMS)}")
+        raise ConfigError(f"{where}: unknown convolution algorithm {name!r}; expected one of {', '.join(ALGORITHMS)}")
     return value
 
 
@@ -101,7 +102,7 @@ def choose(name, x_shape, w_shape, stride, padding, layer: str = "conv2d") -> st
         if reason is not None and not explicit:
             return "im2col"
         if reason is not None:
-            raise ValueError(f"{layer}: algorithm 'winograd' cannot run this convolution: {reason} "
+            raise ConfigError(f"{layer}: algorithm 'winograd' cannot run this convolution: {reason} "
                              "(use algorithm='im2col' or 'auto')")
         return name
     if reason is not None:

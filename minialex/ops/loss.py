@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..backend import get_backend
+from ..errors import InputError, ShapeError
 from .common import Tensor, as_tensor, check_float, check_rank
 
 
@@ -26,10 +27,10 @@ def cross_entropy(logits: Tensor, target) -> Tensor:
     t = xp.asarray(target.data if isinstance(target, Tensor) else target)
     n, k = logits.shape
     if t.ndim != 1 or t.shape[0] != n or t.dtype.kind not in "iu":
-        raise ValueError(f"{op}: expected integer class targets of shape ({n},), got shape {tuple(t.shape)} "
+        raise ShapeError(f"{op}: expected integer class targets of shape ({n},), got shape {tuple(t.shape)} "
                          f"dtype {t.dtype}")
     if n and (int(t.min()) < 0 or int(t.max()) >= k):
-        raise ValueError(f"{op}: targets must lie in [0, {k - 1}], got values from {int(t.min())} to {int(t.max())}")
+        raise InputError(f"{op}: targets must lie in [0, {k - 1}], got values from {int(t.min())} to {int(t.max())}")
     logp = log_softmax(logits.data)
     rows = xp.arange(n)
     loss = -logp[rows, t].mean()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from ..backend import get_backend
+from ..errors import ShapeError
 from ..tensor import Tensor
 
 
@@ -65,7 +66,7 @@ def matmul(a, b) -> Tensor:
     """(m, k) @ (k, n): dA = G B^T, dB = A^T G."""
     a, b = _binary(a, b)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
-        raise ValueError(f"matmul: expected (m, k) @ (k, n) matrices, got {a.shape} @ {b.shape}")
+        raise ShapeError(f"matmul: expected (m, k) @ (k, n) matrices, got {a.shape} @ {b.shape}")
     return Tensor.from_op(a.data @ b.data, (a, b), lambda g: (g @ b.data.T, a.data.T @ g), "matmul")
 
 
@@ -90,7 +91,7 @@ def reshape(a, *shape) -> Tensor:
     try:
         out = a.data.reshape(shape)
     except ValueError:
-        raise ValueError(f"reshape: cannot view a tensor of shape {a.shape} ({a.size} elements) as {tuple(shape)}") \
+        raise ShapeError(f"reshape: cannot view a tensor of shape {a.shape} ({a.size} elements) as {tuple(shape)}") \
             from None
     return Tensor.from_op(out, (a,), lambda g: (g.reshape(a.shape),), "reshape")
 

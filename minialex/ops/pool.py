@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..backend import get_backend
+from ..errors import InputError, ShapeError
 from ..kernels.geometry import output_hw
 from .common import Tensor, as_tensor, check_float, check_rank, pair
 
@@ -21,11 +22,11 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     stride = kernel if stride is None else pair(stride, "stride", op, 1)
     padding = pair(padding, "padding", op, 0)
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
+        raise InputError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
     n, c, h, w = x.shape
     oh, ow = output_hw(h, w, kernel, stride, padding)
     if oh < 1 or ow < 1:
-        raise ValueError(f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the padded input "
+        raise ShapeError(f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the padded input "
                          f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input shape {x.shape})")
     k = get_backend().kernels
     y, argmax = k.maxpool_forward(x.data, kernel, stride, padding)

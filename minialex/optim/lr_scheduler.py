@@ -25,12 +25,14 @@ import copy
 import math
 import numbers
 
+from ..errors import ConfigError
+
 __all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "LinearLR", "OneCycleLR"]
 
 
 def _check(name: str, value, ok: bool, expected: str) -> None:
     if not ok:
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
+        raise ConfigError(f"{name} must be {expected}, got {value!r}")
 
 
 def _is_int(value) -> bool:
@@ -46,7 +48,7 @@ def _per_group(name: str, optimizer, value) -> list:
     groups = len(optimizer.param_groups)
     if isinstance(value, (list, tuple)):
         if len(value) != groups:
-            raise ValueError(f"{name} has {len(value)} values, the optimizer {groups} param groups")
+            raise ConfigError(f"{name} has {len(value)} values, the optimizer {groups} param groups")
         return list(value)
     return [value] * groups
 
@@ -61,7 +63,7 @@ class LRScheduler:
     def __init__(self, optimizer, last_epoch: int = -1):
         groups = getattr(optimizer, "param_groups", None)
         if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) and "lr" in g for g in groups):
-            raise ValueError(f"{type(self).__name__}: expected an optimizer with param_groups (a list of dicts "
+            raise ConfigError(f"{type(self).__name__}: expected an optimizer with param_groups (a list of dicts "
                              f"with 'lr'), such as minialex.optim.SGD; got {type(optimizer).__name__}")
         _check("last_epoch", last_epoch, _is_int(last_epoch) and last_epoch >= -1, "an int >= -1")
         if last_epoch == -1:
@@ -70,7 +72,7 @@ class LRScheduler:
         else:
             for i, group in enumerate(groups):
                 if "initial_lr" not in group:
-                    raise ValueError(f"{type(self).__name__}(last_epoch={last_epoch}): param_groups[{i}] has no "
+                    raise ConfigError(f"{type(self).__name__}(last_epoch={last_epoch}): param_groups[{i}] has no "
                                      "'initial_lr'. Resuming needs the optimizer's saved state loaded first; "
                                      "a fresh schedule starts at last_epoch=-1")
         self.optimizer = optimizer
@@ -107,7 +109,7 @@ class LRScheduler:
     def load_state_dict(self, state: dict) -> None:
         mine = set(vars(self)) - {"optimizer"}
         if set(state) != mine:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: the state has keys {sorted(state)}, this "
+            raise ConfigError(f"{type(self).__name__}.load_state_dict: the state has keys {sorted(state)}, this "
                              f"scheduler {sorted(mine)} (the state of another kind of scheduler?)")
         self.__dict__.update(copy.deepcopy(state))
 
@@ -212,7 +214,7 @@ class OneCycleLR(LRScheduler):
                  cycle_momentum: bool = True, base_momentum=0.85, max_momentum=0.95, div_factor: float = 25.0,
                  final_div_factor: float = 1e4, three_phase: bool = False, last_epoch: int = -1):
         if not isinstance(getattr(optimizer, "param_groups", None), list):
-            raise ValueError(f"OneCycleLR: expected an optimizer with param_groups, got {type(optimizer).__name__}")
+            raise ConfigError(f"OneCycleLR: expected an optimizer with param_groups, got {type(optimizer).__name__}")
         if total_steps is not None:
             _check("total_steps", total_steps, _is_int(total_steps) and total_steps >= 1, "a positive int")
         elif epochs is not None and steps_per_epoch is not None:
@@ -221,7 +223,7 @@ class OneCycleLR(LRScheduler):
                    "a positive int")
             total_steps = epochs * steps_per_epoch
         else:
-            raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
+            raise ConfigError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
         _check("pct_start", pct_start, _is_real(pct_start) and 0 <= pct_start <= 1, "a number in [0, 1]")
         _check("anneal_strategy", anneal_strategy, anneal_strategy in ("cos", "linear"), "'cos' or 'linear'")
         _check("div_factor", div_factor, _is_real(div_factor) and div_factor > 0, "a positive number")
@@ -249,7 +251,7 @@ class OneCycleLR(LRScheduler):
         ends = [0.0] + [phase["end_step"] for phase in self._schedule_phases]
         if any(b == a for a, b in zip(ends, ends[1:])):
             # PyTorch divides by the phase's length and fails with a ZeroDivisionError when it reaches it
-            raise ValueError(f"OneCycleLR: pct_start={pct_start} with total_steps={total_steps} leaves a phase of "
+            raise ConfigError(f"OneCycleLR: pct_start={pct_start} with total_steps={total_steps} leaves a phase of "
                              f"length 0 (phases end at steps {ends[1:]}); change pct_start")
 
         groups = optimizer.param_groups
@@ -263,7 +265,7 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         if cycle_momentum:
             if not all("momentum" in group for group in groups):
-                raise ValueError("OneCycleLR: cycle_momentum=True needs an optimizer with momentum (SGD); "
+                raise ConfigError("OneCycleLR: cycle_momentum=True needs an optimizer with momentum (SGD); "
                                  "pass cycle_momentum=False")
             base_momenta = _per_group("base_momentum", optimizer, base_momentum)
             max_momenta = _per_group("max_momentum", optimizer, max_momentum)
@@ -284,7 +286,7 @@ class OneCycleLR(LRScheduler):
     def get_lr(self) -> list[float]:
         step = self.last_epoch
         if step > self.total_steps:
-            raise ValueError(f"OneCycleLR: stepped {step} times, past total_steps={self.total_steps}")
+            raise ConfigError(f"OneCycleLR: stepped {step} times, past total_steps={self.total_steps}")
         lrs = []
         for group in self.optimizer.param_groups:
             start_step = 0.0

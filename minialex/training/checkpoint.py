@@ -17,10 +17,7 @@ import zipfile
 import numpy as np
 
 from .. import models
-
-
-class CheckpointError(ValueError):
-    pass
+from ..errors import CheckpointError
 
 
 def save(path, model, optimizer=None, **meta) -> None:

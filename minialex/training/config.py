@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import models
+from ..errors import ConfigError, InputError, MinialexError
 from ..ops.conv_algorithm import ALGORITHMS, get_conv_algorithm
 from ..optim import SGD, lr_scheduler
 
@@ -38,28 +39,28 @@ def parse_schedule(spec: str) -> tuple[str, dict]:
     """``"onecycle:pct_start=0.25"`` -> ``("onecycle", {every option, given or default})``; ValueError if bad."""
     name, _, rest = str(spec).partition(":")
     if name not in SCHEDULES:
-        raise ValueError(f"unknown lr schedule {name!r}; expected one of {', '.join(SCHEDULES)}")
+        raise ConfigError(f"unknown lr schedule {name!r}; expected one of {', '.join(SCHEDULES)}")
     options = dict(SCHEDULES[name])
     for item in filter(None, rest.split(",")):
         key, eq, value = item.partition("=")
         if key not in options or not eq:
             known = ", ".join(options) or "none"
-            raise ValueError(f"lr schedule {name!r}: expected key=value with a key among {known}, got {item!r}")
+            raise ConfigError(f"lr schedule {name!r}: expected key=value with a key among {known}, got {item!r}")
         if key == "anneal_strategy":
             options[key] = value
         elif key == "cycle_momentum":
             if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(f"lr schedule {name!r}: cycle_momentum must be true or false, got {value!r}")
+                raise ConfigError(f"lr schedule {name!r}: cycle_momentum must be true or false, got {value!r}")
             options[key] = value.lower() in ("true", "1")
         else:
             try:
                 options[key] = float(value)
             except ValueError:
-                raise ValueError(f"lr schedule {name!r}: {key} must be a number, got {value!r}") from None
+                raise ConfigError(f"lr schedule {name!r}: {key} must be a number, got {value!r}") from None
     return name, options
 
 
-class TrainingError(RuntimeError):
+class TrainingError(MinialexError, RuntimeError):
     """A run that cannot start or cannot go on; the message says why and what to do."""
 
 
@@ -139,11 +140,11 @@ class Config:
             fail("nesterov needs a momentum > 0")
         try:  # on a stand-in of 100 batches per epoch: the schedule's own checks, before any data is read
             self.build_scheduler(SGD([np.zeros(1)], self.lr, self.momentum), 100)
-        except ValueError as e:
+        except InputError as e:
             fail(f"--lr-schedule {self.lr_schedule!r}: {e}")
         try:
             models.check_input_size(self.model, self.image_size)
-        except ValueError as e:
+        except InputError as e:
             fail(str(e))
         return self
 
