@@ -93,11 +93,14 @@ def test_relu_linear_flatten_cross_entropy_match_torch(engine):
         assert_close_f32(m[i].grad, t[i].grad.numpy(), k, what=f"gradient {i}")
 
 
+FLIPPED_UNITS = 1e-3  # of the step's largest move; see below
+
+
 def test_alexnet_training_steps_match_torch(engine):
     """Same weights, same batch, eval mode (no dropout): three SGD steps with momentum and weight decay agree.
 
     Both float32 runs are held to PyTorch's float64 run of the same steps: each parameter within what float32
-    promises for storing it (one rounding per step) plus for computing its update (the chain's sums)."""
+    promises for storing it (one rounding per step) plus for computing the step (the chain's sums)."""
     net = models.alexnet(input_size=67).eval()
     start = {k: v.copy() for k, v in net.state_dict().items()}
     tnets = {dtype: torch_alexnet(67).eval().to(dtype) for dtype in (torch.float32, torch.float64)}
@@ -120,8 +123,13 @@ def test_alexnet_training_steps_match_torch(engine):
             assert_close_f32(got, exact, terms, what=f"{who}'s loss at step {step}")
     exact = {k: v.numpy() for k, v in tnets[torch.float64].state_dict().items()}
     theirs = {k: v.numpy() for k, v in tnets[torch.float32].state_dict().items()}
+    # Beyond rounding, a ReLU that sits at its threshold can flip under one BLAS kernel's rounding and not under
+    # another's (OpenBLAS Haswell: conv1's weights and 3.bias moved 6e-6 and 1e-5 where the step's largest
+    # move is 4e-2): a discrete change, bounded by a share of the whole step's size, not by rounding. A wrong gradient or
+    # update rule is off by the whole step.
+    step = max(float(np.abs(ref - start[name]).max()) for name, ref in exact.items())
     for name, ref in exact.items():
-        atol = rounding_atol(ref, 3) + rounding_atol(ref - start[name], terms)
+        atol = rounding_atol(ref, 3) + rounding_atol(step, terms) + FLIPPED_UNITS * step
         for got, who in [(net.state_dict()[name], "minialex"), (theirs[name], "PyTorch float32")]:
             assert_close(got, ref, 0, atol, f"{who}'s {name} after 3 steps")
 
