@@ -48,7 +48,7 @@ def wait(event):
 def _process_defaults(monkeypatch):
     """Each test starts from the process defaults (numba engine, no use_conv_algorithm) and leaves them."""
     monkeypatch.setattr(conv_algorithm, "_default", None)
-    monkeypatch.delenv("MINIALEX_CONV_ALGORITHM")
+    monkeypatch.delenv("MINIALEX_CONV_ALGORITHM", raising=False)
     monkeypatch.setattr(backend, "_process", backend._make_backend("numba"))
 
 
