@@ -94,12 +94,15 @@ def try_all_gpus() -> list[Device]:
 
 # --- data ------------------------------------------------------------------------------------------------------
 
-def load_data_fashion_mnist(batch_size: int, resize: int | None = None, **options):
+def load_data_fashion_mnist(batch_size: int, resize: int | None = None, transform=None, **options):
     """(train, test) loaders of Fashion-MNIST, train shuffled: batches ``(X, y)``, X (B, 1, S, S) float32 in [0, 1].
 
-    :func:`minialex.data.load_data` does the work; ``options`` go to it (``data_dir``, ``limit``, ``seed``).
+    ``transform``, as a torchvision dataset's: the train images' augmentation (``minialex.data.augment``'s
+    ``Compose([RandomCrop(28, padding=2), RandomHorizontalFlip()])``), run on each batch after the resize; the
+    test images get only its parts that draw nothing. :func:`minialex.data.load_data` does the work; ``options``
+    go to it (``data_dir``, ``limit``, ``seed``, ``test_transform``).
     """
-    return load_data(batch_size, resize, name="fashion-mnist", **options)
+    return load_data(batch_size, resize, name="fashion-mnist", transform=transform, **options)
 
 
 # --- the training loop's helpers -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from . import arguments
 
 # Flags that are fields of the recipe (minialex.training.Config); --input-size/--resize is its ``resize``.
 RECIPE_FLAGS = ("model", "dataset", "epochs", "batch_size", "lr", "momentum", "nesterov", "weight_decay",
-                "lr_schedule", "seed", "train_limit", "test_limit", "conv_algorithm")
+                "lr_schedule", "augment", "seed", "train_limit", "test_limit", "conv_algorithm")
 
 
 def add_parser(subparsers) -> None:
@@ -36,7 +36,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--lr-schedule", default=None, metavar="NAME[:k=v,...]",
                    help="constant, step, cosine, linear or onecycle, stepped per batch; options after a colon, "
                         "e.g. onecycle:pct_start=0.25 or step:step_size=2,gamma=0.1 (docs/training.md)")
-    arguments.seed(p, "seeds init, dropout and shuffling (default 0)")
+    p.add_argument("--augment", default=None, metavar="NAME[:k=v,...],...",
+                   help="the train images' augmentation, after the resize: crop (RandomCrop, padding=4), flip "
+                        "(RandomHorizontalFlip, p=0.5), resizedcrop (RandomResizedCrop, scale=0.08-1, "
+                        "ratio=0.75-1.333), normalize (mean=, std=), or none (the default); comma-separated, e.g. "
+                        "crop:padding=4,flip; recorded in config.json, so --resume keeps it")
+    arguments.seed(p, "seeds init, dropout, shuffling and augmentation (default 0)")
     p.add_argument("--train-limit", type=int, default=None, metavar="N", help="use the first N train images")
     arguments.test_limit(p)
     p.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/PRESET-DATE-TIME)")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import models
+from ..data import augment
 from ..ops.conv_algorithm import ALGORITHMS, get_conv_algorithm
 from ..optim import SGD, lr_scheduler
 
@@ -59,6 +60,69 @@ def parse_schedule(spec: str) -> tuple[str, dict]:
     return name, options
 
 
+# --augment NAME[:key=value,...],NAME...: the train batches' augmentation, run after the resize. Transforms are
+# separated by commas; a key=value item belongs to the transform before it ("crop:padding=4,flip" is a crop with
+# padding 4, then a flip). Ranges are written lo-hi ("resizedcrop:scale=0.25-1"). Each crop keeps the recipe's
+# image size. The test batches get only the transforms that draw nothing (normalize).
+AUGMENTS = {
+    "none": {},
+    "crop": {"padding": 4},                                        # RandomCrop(size, padding)
+    "flip": {"p": 0.5},                                            # RandomHorizontalFlip(p)
+    "resizedcrop": {"scale": (0.08, 1.0), "ratio": (3 / 4, 4 / 3)},  # RandomResizedCrop(size, scale, ratio)
+    "normalize": {"mean": 0.0, "std": 1.0},                        # Normalize(mean, std)
+}
+
+
+def parse_augment(spec: str) -> list[tuple[str, dict]]:
+    """``"crop:padding=4,flip"`` -> ``[("crop", {"padding": 4}), ("flip", {"p": 0.5})]``; ValueError if bad."""
+    steps: list[tuple[str, dict]] = []
+    for item in str(spec).split(","):
+        name, colon, option = item.partition(":")
+        if not colon and "=" in item:           # key=value: the previous transform's next option
+            if not steps:
+                raise ValueError(f"expected a transform name before {item!r}")
+            option, name = item, None
+        elif name not in AUGMENTS:
+            raise ValueError(f"unknown augmentation {name!r}; expected one of {', '.join(AUGMENTS)}")
+        else:
+            steps.append((name, dict(AUGMENTS[name])))
+        if option:
+            _set_option(*steps[-1], option)
+    if len(steps) > 1 and any(name == "none" for name, _ in steps):
+        raise ValueError("'none' cannot be combined with other augmentations")
+    return [step for step in steps if step[0] != "none"]
+
+
+def _set_option(name: str, options: dict, item: str) -> None:
+    key, eq, value = item.partition("=")
+    if key not in options or not eq:
+        raise ValueError(f"augmentation {name!r}: expected key=value with a key among "
+                         f"{', '.join(options) or 'none'}, got {item!r}")
+    try:
+        if isinstance(options[key], tuple):
+            lo, dash, hi = value.partition("-")
+            if not dash:
+                raise ValueError
+            options[key] = (float(lo), float(hi))
+        else:
+            options[key] = type(options[key])(value)
+    except ValueError:
+        kind = ("a range lo-hi" if isinstance(options[key], tuple) else
+                "an integer" if isinstance(options[key], int) else "a number")
+        raise ValueError(f"augmentation {name!r}: {key} must be {kind}, got {value!r}") from None
+
+
+def build_augment(spec: str, size: int):
+    """The ``--augment`` spec's transform for ``size`` px images (a :class:`~minialex.data.augment.Compose`), or
+    None for "none"."""
+    makers = {"crop": lambda o: augment.RandomCrop(size, o["padding"]),
+              "flip": lambda o: augment.RandomHorizontalFlip(o["p"]),
+              "resizedcrop": lambda o: augment.RandomResizedCrop(size, o["scale"], o["ratio"]),
+              "normalize": lambda o: augment.Normalize(o["mean"], o["std"])}
+    steps = parse_augment(spec)
+    return augment.Compose([makers[name](options) for name, options in steps]) if steps else None
+
+
 class TrainingError(RuntimeError):
     """A run that cannot start or cannot go on; the message says why and what to do."""
 
@@ -78,6 +142,7 @@ class Config:
     nesterov: bool = False
     weight_decay: float = 0.0
     lr_schedule: str = "constant"    # see SCHEDULES: "onecycle:pct_start=0.25", "cosine", ...
+    augment: str = "none"            # see AUGMENTS: "crop:padding=4,flip", "resizedcrop:scale=0.25-1", ...
     seed: int = 0
     train_limit: int | None = None   # use the first N training examples
     test_limit: int | None = None    # use the first N test examples
@@ -142,10 +207,22 @@ class Config:
         except ValueError as e:
             fail(f"--lr-schedule {self.lr_schedule!r}: {e}")
         try:
+            self.train_transform()
+        except ValueError as e:
+            fail(f"--augment {self.augment!r}: {e}")
+        try:
             models.check_input_size(self.model, self.image_size)
         except ValueError as e:
             fail(str(e))
         return self
+
+    def train_transform(self):
+        """The train batches' augmentation (None: none)."""
+        return build_augment(self.augment, self.image_size)
+
+    def test_transform(self):
+        """What the test batches get of it: the transforms that draw nothing."""
+        return augment.evaluation_part(self.train_transform())
 
     def build_model(self, num_classes: int, in_channels: int = 1):
         return models.build(self.model, num_classes, in_channels, self.image_size)

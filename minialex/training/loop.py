@@ -133,8 +133,9 @@ def make_loaders(config: Config, train_set, test_set) -> tuple[DataLoader, DataL
             raise TrainingError(f"--{name}-limit {limit} is more than the {len(data)} {name} examples of "
                                 f"{config.dataset}")
     return (DataLoader(train_set, config.batch_size, shuffle=True, resize=config.resize, seed=config.seed,
-                       limit=config.train_limit),
-            DataLoader(test_set, config.batch_size, shuffle=False, resize=config.resize, limit=config.test_limit))
+                       limit=config.train_limit, transform=config.train_transform()),
+            DataLoader(test_set, config.batch_size, shuffle=False, resize=config.resize, limit=config.test_limit,
+                       transform=config.test_transform()))
 
 
 def is_curve_point(batch: int, num_batches: int) -> bool:
