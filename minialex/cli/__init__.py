@@ -15,7 +15,7 @@ import os
 import sys
 
 # The subcommands, in the order ``--help`` lists them; each is the module minialex.cli.<name>.
-COMMANDS = ["summary", "gradcheck", "train", "evaluate", "exercise", "trace", "inspect", "bench"]
+COMMANDS = ["summary", "gradcheck", "train", "ablate", "evaluate", "exercise", "trace", "inspect", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -51,11 +51,13 @@ class Interrupted(TrainingError):
     pass
 
 
-def fit(config: Config, out_dir, *, data_dir=None, resume: bool = False, progress: bool = True, log=print) -> list:
+def fit(config: Config, out_dir, *, data_dir=None, resume: bool = False, progress: bool = True, log=print,
+        on_epoch=None) -> list:
     """Train ``config`` and record it in ``out_dir``; returns the per-epoch records (``metrics.jsonl``'s lines).
 
     ``resume=True`` continues the run saved in ``out_dir`` (its config must equal ``config``, except ``epochs``,
-    which may grow unless the schedule spans the run). Raises :class:`TrainingError` (bad setup),
+    which may grow unless the schedule spans the run). ``on_epoch(record)`` is called after each epoch is
+    recorded. Raises :class:`TrainingError` (bad setup),
     :class:`Diverged` (loss NaN/inf; the last good checkpoint is kept) or :class:`Interrupted` (Ctrl-C; a
     checkpoint was saved at the batch reached).
     """
@@ -84,6 +86,8 @@ def fit(config: Config, out_dir, *, data_dir=None, resume: bool = False, progres
         log(f"epoch {record['epoch']}/{config.epochs}: loss {record['loss']:.3f}, train acc "
             f"{record['train_acc']:.3f}, test acc {record['test_acc']:.3f}, {record['examples_per_sec']:.1f} "
             f"examples/sec, {record['seconds']:.0f} s")
+        if on_epoch is not None:
+            on_epoch(record)
 
     try:
         with conv_algorithm(config.conv_algorithm):
