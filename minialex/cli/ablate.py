@@ -20,7 +20,7 @@ def add_parser(subparsers) -> None:
     arguments.input_size(p, "AlexNet's image side in pixels (default 72; LeNet keeps 28)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per variant (default 2)")
     p.add_argument("--train-limit", type=int, default=None, metavar="N",
-                   help="train on the first N training images (default 6000)")
+                   help="train on the first N training images (default 8000)")
     arguments.test_limit(p, "test on the first N test images (default 2000)")
     arguments.batch_size(p, "batch size (default 128)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate of the one-cycle schedule (default 0.05)")
