@@ -167,6 +167,33 @@ def plot_feature_maps(maps: np.ndarray, path, title: str) -> None:
     save(fig, path)
 
 
+def plot_activation_comparison(images: list, layers: list, path, title: str) -> None:
+    """One row per input: the image, then each layer's channels as a mosaic; a layer shares one colour scale
+    across the rows, so the same channel can be compared from image to image.
+
+    ``images``: [(caption, (H, W) image)]; ``layers``: [(label, [(K, h, w) maps, one per image])].
+    """
+    from matplotlib import colormaps
+    cmap = colormaps["viridis"].with_extremes(bad="white")
+    fig = figure(3 + 4 * len(layers), 2.6 * len(images) + 0.6)
+    axes = np.atleast_2d(fig.subplots(len(images), 1 + len(layers), width_ratios=[1] + [2.5] * len(layers),
+                                      squeeze=False))
+    for row, (caption, image) in enumerate(images):
+        axes[row, 0].imshow(image, cmap="gray", vmin=0, vmax=1)
+        axes[row, 0].set_title(caption, fontsize=9)
+    for col, (label, maps) in enumerate(layers, start=1):
+        lo, hi = min(float(m.min()) for m in maps), max(float(m.max()) for m in maps)
+        for row, m in enumerate(maps):
+            shown = axes[row, col].imshow(mosaic(m.astype(np.float64), min(8, len(m)), gap=1), cmap=cmap,
+                                          vmin=lo, vmax=hi, interpolation="nearest")
+            axes[row, col].set_title(f"{label}: {len(m)} channels, {m.shape[1]}x{m.shape[2]}", fontsize=9)
+        fig.colorbar(shown, ax=axes[:, col], shrink=0.8)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=10)
+    save(fig, path)
+
+
 def plot_predictions(image: np.ndarray, probs: np.ndarray, classes, path, title: str, label=None) -> None:
     """The input the network saw and its five most likely classes; the true class, if known, in orange."""
     top = np.argsort(probs)[::-1][:5]
