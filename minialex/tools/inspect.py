@@ -55,15 +55,16 @@ def softmax(z: np.ndarray) -> np.ndarray:
 # --- the pictures --------------------------------------------------------------------------------------------------
 
 def _feature_layers(outputs):
-    """[(label, file stem, output)] for each conv (taken after its ReLU when one follows) and each pool."""
+    """[(label, file stem, output)] for each conv (taken after its activation when one follows) and each pool."""
     picked = []
     for i, (name, layer, out) in enumerate(outputs):
         if isinstance(layer, nn.Conv2d):
             label = f"layer {name}: {describe(layer)}"
-            if i + 1 < len(outputs) and isinstance(outputs[i + 1][1], nn.ReLU):
-                label, out = f"layers {name}-{outputs[i + 1][0]}: {describe(layer)} + ReLU", outputs[i + 1][2]
+            if i + 1 < len(outputs) and isinstance(outputs[i + 1][1], (nn.ReLU, nn.Sigmoid, nn.Tanh)):
+                after = outputs[i + 1]
+                label, out = f"layers {name}-{after[0]}: {describe(layer)} + {type(after[1]).__name__}", after[2]
             picked.append((label, f"features_{int(name):02d}_conv", out))
-        elif isinstance(layer, nn.MaxPool2d):
+        elif isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
             picked.append((f"layer {name}: {describe(layer)}", f"features_{int(name):02d}_pool", out))
     return picked
 
