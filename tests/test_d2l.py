@@ -297,3 +297,112 @@ def test_train_ch6_takes_a_list_of_batches(tmp_path, monkeypatch, capsys):
         batches = list(DataLoader(train_set, 16, seed=0))
         history = d2l.train_ch6(models.lenet_relu_maxpool(), batches, batches[:2], 1, 0.05, "cpu")
     assert len(history) == 1 and "examples/sec on cpu" in capsys.readouterr().out
+
+
+# d2l's LeNet chapter (PyTorch edition, section 6.6), its code cells as they are -- the network, the shape loop, and
+# the chapter's own evaluate_accuracy_gpu and train_ch6 -- below minialex's imports.
+LENET_CHAPTER = '''
+import minialex as torch
+from minialex import nn
+from minialex import d2l
+
+net = nn.Sequential(
+    nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
+    nn.AvgPool2d(kernel_size=2, stride=2),
+    nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
+    nn.AvgPool2d(kernel_size=2, stride=2),
+    nn.Flatten(),
+    nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
+    nn.Linear(120, 84), nn.Sigmoid(),
+    nn.Linear(84, 10))
+
+X = torch.rand(size=(1, 1, 28, 28), dtype=torch.float32)
+for layer in net:
+    X = layer(X)
+    print(layer.__class__.__name__,'output shape: \\t',X.shape)
+
+batch_size = 256
+train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size=batch_size)
+
+def evaluate_accuracy_gpu(net, data_iter, device=None): #@save
+    """Compute the accuracy for a model on a dataset using a GPU."""
+    if isinstance(net, nn.Module):
+        net.eval()  # Set the model to evaluation mode
+        if not device:
+            device = next(iter(net.parameters())).device
+    # No. of correct predictions, no. of predictions
+    metric = d2l.Accumulator(2)
+    with torch.no_grad():
+        for X, y in data_iter:
+            if isinstance(X, list):
+                # Required for BERT Fine-tuning (to be covered later)
+                X = [x.to(device) for x in X]
+            else:
+                X = X.to(device)
+            y = y.to(device)
+            metric.add(d2l.accuracy(net(X), y), y.numel())
+    return metric[0] / metric[1]
+
+def train_ch6(net, train_iter, test_iter, num_epochs, lr, device):
+    """Train a model with a GPU (defined in Chapter 6)."""
+    def init_weights(m):
+        if type(m) == nn.Linear or type(m) == nn.Conv2d:
+            nn.init.xavier_uniform_(m.weight)
+    net.apply(init_weights)
+    print('training on', device)
+    net.to(device)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    loss = nn.CrossEntropyLoss()
+    animator = d2l.Animator(xlabel='epoch', xlim=[1, num_epochs],
+                            legend=['train loss', 'train acc', 'test acc'])
+    timer, num_batches = d2l.Timer(), len(train_iter)
+    for epoch in range(num_epochs):
+        # Sum of training loss, sum of training accuracy, no. of examples
+        metric = d2l.Accumulator(3)
+        net.train()
+        for i, (X, y) in enumerate(train_iter):
+            timer.start()
+            optimizer.zero_grad()
+            X, y = X.to(device), y.to(device)
+            y_hat = net(X)
+            l = loss(y_hat, y)
+            l.backward()
+            optimizer.step()
+            with torch.no_grad():
+                metric.add(l * X.shape[0], d2l.accuracy(y_hat, y), X.shape[0])
+            timer.stop()
+            train_l = metric[0] / metric[2]
+            train_acc = metric[1] / metric[2]
+            if (i + 1) % (num_batches // 5) == 0 or i == num_batches - 1:
+                animator.add(epoch + (i + 1) / num_batches,
+                             (train_l, train_acc, None))
+        test_acc = evaluate_accuracy_gpu(net, test_iter)
+        animator.add(epoch + 1, (None, None, test_acc))
+    print(f'loss {train_l:.3f}, train acc {train_acc:.3f}, '
+          f'test acc {test_acc:.3f}')
+    print(f'{metric[2] * num_epochs / timer.sum():.1f} examples/sec '
+          f'on {str(device)}')
+
+lr, num_epochs = 0.9, 10
+train_ch6(net, train_iter, test_iter, num_epochs, lr, d2l.try_gpu())
+'''
+
+# Made small to run in seconds: 1280 training images, one epoch (five batches: one curve point each)
+LENET_SMALL = {"batch_size=batch_size)": "batch_size=batch_size, limit=1280)", "0.9, 10": "0.9, 1"}
+
+
+def test_the_lenet_chapters_code_runs_as_written_below_three_import_lines(fashion_mnist, tmp_path, capsys,
+                                                                          monkeypatch):
+    text = LENET_CHAPTER
+    for old, new in LENET_SMALL.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    monkeypatch.chdir(tmp_path)
+    with backend.backend("numba"):
+        exec(text, {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Conv2d output shape: \t minialex.Size([1, 6, 28, 28])"
+    assert lines[2] == "AvgPool2d output shape: \t minialex.Size([1, 6, 14, 14])"
+    assert lines[6] == "Flatten output shape: \t minialex.Size([1, 400])"
+    assert lines[12] == "training on cpu"
+    assert re.fullmatch(D2L_CLOSING_LINES, "\n".join(lines[13:]) + "\n")
