@@ -406,3 +406,8 @@ def test_the_lenet_chapters_code_runs_as_written_below_three_import_lines(fashio
     assert lines[6] == "Flatten output shape: \t minialex.Size([1, 400])"
     assert lines[12] == "training on cpu"
     assert re.fullmatch(D2L_CLOSING_LINES, "\n".join(lines[13:]) + "\n")
+
+
+def test_porting_from_d2l_shows_the_lenet_chapters_code_as_the_test_runs_it():
+    doc = (Path(__file__).parent.parent / "docs" / "porting_from_d2l.md").read_text()
+    assert LENET_CHAPTER.strip() in doc
