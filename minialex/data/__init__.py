@@ -2,7 +2,7 @@
 
     train, test = load_dataset("fashion-mnist")            # Dataset: uint8 images, int64 labels, class names
     train_iter, test_iter = load_data(256, resize=224)     # d2l's load_data_fashion_mnist
-    for x, y in train_iter: ...                            # x (256, 1, 224, 224) float32, y (256,) int64
+    for x, y in train_iter: ...                            # Tensors: x (256, 1, 224, 224) float32, y (256,) int64
 
 Files: ``idx.py`` parses and validates IDX files, ``fashion_mnist.py`` finds / downloads / verifies them,
 ``synthetic.py`` draws the stand-in, ``transforms.py`` resizes, ``augment.py`` holds torchvision's random
@@ -16,7 +16,7 @@ from .augment import (Compose, Normalize, RandomCrop, RandomHorizontalFlip, Rand
 from .dataset import Dataset
 from .fashion_mnist import load_fashion_mnist
 from .idx import DataError
-from .loader import DataLoader
+from .loader import DataLoader, as_array, epoch_batches
 from .synthetic import load_synthetic
 from .transforms import resize
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_backend, host_rng
+from ..tensor import Tensor
 from .augment import AUGMENT_STREAM, apply
 from .dataset import Dataset
 from .transforms import resize as resize_images
 
 
 class DataLoader:
-    """Iterate ``(x, y)`` batches: ``x`` (B, 1, S, S) float32 in [0, 1], ``y`` (B,) int64, as arrays of the active
-    engine (NumPy or CuPy).
+    """Iterate ``(x, y)`` batches: ``x`` (B, 1, S, S) float32 in [0, 1], ``y`` (B,) int64, as Tensors (as a PyTorch
+    DataLoader yields them) on the active engine, each wrapping the batch's array without a copy (``x.data``).
 
     Each ``for x, y in loader`` runs one epoch, and the next one runs the next epoch. Epoch ``k``'s order depends
     on ``(seed, k)`` alone -- ``numpy.random.default_rng((seed, k)).permutation(n)`` -- so resuming a run at
@@ -77,7 +78,7 @@ class DataLoader:
             x = resize_images(backend.asarray(images[idx]), self.resize)
             if self.transform is not None:
                 x = apply(self.transform, x, self.augment_rng(epoch, b))
-            yield x, backend.asarray(labels[idx])
+            yield Tensor(x), Tensor(backend.asarray(labels[idx]))
 
     def __iter__(self):
         epoch, self.epoch = self.epoch, self.epoch + 1
@@ -88,3 +89,19 @@ class DataLoader:
                 f"{len(self)} batches, shuffle={self.shuffle}, resize={self.resize}, seed={self.seed}"
                 + (f", transform={self.transform!r})" if self.transform is not None else ")"))
 
+
+
+def epoch_batches(loader, epoch: int, start: int = 0):
+    """The batches of epoch ``epoch`` from batch ``start`` on: a DataLoader's own (seeded order, exact resume), or
+    any other iterable of ``(x, y)`` batches -- a list of them, a slice of a loader -- iterated from the start."""
+    if hasattr(loader, "batches"):
+        return loader.batches(epoch, start)
+    if start:
+        raise ValueError(f"resuming at batch {start} needs a minialex DataLoader, whose order is a function of "
+                         f"its seed; got a {type(loader).__name__}")
+    return iter(loader)
+
+
+def as_array(batch_part):
+    """A batch's ``x`` or ``y`` as an array of the engine: a Tensor's data, an array as it is."""
+    return batch_part.data if isinstance(batch_part, Tensor) else batch_part

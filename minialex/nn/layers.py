@@ -243,3 +243,20 @@ def _expect_nchw(layer, shape, channels=None):
         want = f"(N, {channels}, H, W)" if channels is not None else "(N, C, H, W)"
         raise ValueError(f"{layer!r}: expected input of shape {want}, got {tuple(shape)}")
     return shape
+
+
+class CrossEntropyLoss(Module):
+    """``loss = nn.CrossEntropyLoss(); l = loss(y_hat, y)``: :func:`minialex.ops.cross_entropy` of logits (N, K)
+    and class indices (N,), with PyTorch's ``reduction`` (``mean``, ``sum`` or ``none``)."""
+
+    def __init__(self, reduction: str = "mean"):
+        if reduction not in ops.loss.REDUCTIONS:
+            raise ValueError(f"CrossEntropyLoss: reduction must be one of {', '.join(ops.loss.REDUCTIONS)}, "
+                             f"got {reduction!r}")
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return ops.cross_entropy(input, target, self.reduction)
+
+    def extra_repr(self):
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"

@@ -26,10 +26,9 @@ import numpy as np
 
 from .. import figures, nn, ops
 from ..backend import get_backend, manual_seed
-from ..data import load_dataset
+from ..data import as_array, load_dataset
 from ..ops.conv_algorithm import conv_algorithm
 from ..summary import layer_table
-from ..tensor import Tensor
 from ..training import Config, Interrupted, TrainingError, fit
 from ..training.loop import make_loaders
 
@@ -173,7 +172,7 @@ def gradient_norms(config: Config, steps: int, data_dir=None) -> dict:
         for step in range(min(steps, config.epochs * len(loader))):
             epoch, batch = divmod(step, len(loader))
             x, y = next(loader.batches(epoch, start=batch))
-            loss = ops.cross_entropy(net(Tensor(x)), y)
+            loss = ops.cross_entropy(net(x), as_array(y))
             optimizer.zero_grad()
             loss.backward()
             for name, layer in layers.items():

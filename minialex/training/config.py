@@ -159,8 +159,8 @@ class Config:
         if unknown:
             raise TrainingError(f"unknown config fields: {', '.join(unknown)}")
         values = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
-        if values["model"] == "lenet" and overrides.get("resize") is None:
-            values["resize"] = None  # LeNet's own 28 px, not the preset's AlexNet size
+        if values["model"] != "alexnet" and overrides.get("resize") is None:
+            values["resize"] = None  # a LeNet's own 28 px, not the preset's AlexNet size
         return cls(preset=name, **values).validate()
 
     @classmethod

@@ -29,7 +29,7 @@ import time
 
 from .. import ops
 from ..backend import get_backend, manual_seed
-from ..data import DataLoader, load_dataset
+from ..data import DataLoader, as_array, epoch_batches, load_dataset
 from ..ops.conv_algorithm import conv_algorithm
 from ..tensor import Tensor
 from .config import Config, TrainingError
@@ -110,6 +110,9 @@ def train(net, optimizer, train_iter: DataLoader, test_iter: DataLoader, epochs:
           *, scheduler=None, on_point=None, on_epoch=None, progress: bool = True) -> list:
     """Train ``net`` from ``pos`` (default: the start) to the end of epoch ``epochs``; returns ``pos.history``.
 
+    ``train_iter`` and ``test_iter`` are DataLoaders (resumable mid-epoch) or any iterables of ``(x, y)`` batches
+    with ``len()``, Tensors or arrays -- a list of batches, as d2l's ``train_ch6`` takes.
+
     ``pos`` is updated in place as the run goes, so after an exception it says where the run stopped.
     ``on_point(point)`` is called with each curve point as it is added to ``pos.points``, ``on_epoch(record)``
     with each epoch's record once it is in ``pos.history``. Raises :class:`Diverged` (loss NaN/inf) or
@@ -151,12 +154,13 @@ def train_epoch(net, optimizer, scheduler, loader, pos: Position, stop_requested
     """Train on epoch ``pos.epoch`` from batch ``pos.batch`` on, updating ``pos``; False if stopped early."""
     from tqdm.auto import tqdm
     net.train()
-    with tqdm(total=loader.size, initial=pos.count, unit="img", desc=f"epoch {pos.epoch + 1}", leave=False,
+    with tqdm(total=getattr(loader, "size", None), initial=pos.count, unit="img", desc=f"epoch {pos.epoch + 1}", leave=False,
               disable=not progress, mininterval=1.0, bar_format=BAR_FORMAT) as bar:
-        for x, y in loader.batches(pos.epoch, start=pos.batch):
+        for x, y in epoch_batches(loader, pos.epoch, start=pos.batch):
             if stop_requested():
                 return False
             t = time.perf_counter()
+            y = as_array(y)
             logits = net(Tensor(x))
             loss = ops.cross_entropy(logits, y)
             loss_value = loss.item()  # also waits for the GPU, so the timer sees the work done
