@@ -163,13 +163,13 @@ def test_a_batch_draws_depend_on_seed_epoch_and_batch_alone():
     train, _ = load_synthetic(n_train=96, n_test=10)
     tf = Compose([RandomCrop(28, padding=3), RandomHorizontalFlip()])
     loader = DataLoader(train, 32, seed=5, transform=tf)
-    first = [x for x, _ in loader]
-    second = [x for x, _ in loader]
+    first = [x.data for x, _ in loader]
+    second = [x.data for x, _ in loader]
     again = DataLoader(train, 32, seed=5, transform=tf)
     again.epoch = 1
-    resumed = [x for x, _ in again.batches(1, start=2)]     # epoch 2 from its third batch, in a new process
+    resumed = [x.data for x, _ in again.batches(1, start=2)]     # epoch 2 from its third batch, in a new process
     np.testing.assert_array_equal(resumed[0], second[2])
-    plain = [x for x, _ in DataLoader(train, 32, seed=5)]
+    plain = [x.data for x, _ in DataLoader(train, 32, seed=5)]
     assert not np.array_equal(first[0], plain[0])            # it augments ...
     assert not np.array_equal(first[0], second[0])           # ... with new draws each epoch
 
@@ -179,8 +179,10 @@ def test_load_data_augments_the_train_split_and_normalizes_both():
     train_iter, test_iter = load_data(16, name="synthetic", limit=16, transform=tf, n_train=16, n_test=16)
     plain_train, plain_test = load_data(16, name="synthetic", limit=16, n_train=16, n_test=16, seed=train_iter.seed)
     (xa, _), (xb, _) = next(iter(train_iter)), next(iter(plain_train))
+    xa, xb = xa.data, xb.data
     np.testing.assert_array_equal(xa, (xb[..., ::-1] - np.float32(0.5)) / np.float32(0.5))
     (ta, _), (tb, _) = next(iter(test_iter)), next(iter(plain_test))
+    ta, tb = ta.data, tb.data
     np.testing.assert_array_equal(ta, (tb - np.float32(0.5)) / np.float32(0.5))   # normalized, never flipped
 
 
