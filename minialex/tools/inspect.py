@@ -39,10 +39,11 @@ def synthetic_image(index: int) -> np.ndarray:
 # --- running the model -----------------------------------------------------------------------------------------
 
 def layer_outputs(model: nn.Sequential, x: np.ndarray) -> list:
-    """[(name, layer, output as a host array)] for every layer, on input ``x`` (N, C, H, W), without a graph."""
+    """[(name, layer, output as a host array)] for every layer, on input ``x`` (N, C, H, W; an array or a loader's
+    Tensor), without a graph."""
     backend, outputs = get_backend(), []
     with no_grad():
-        h = Tensor(backend.asarray(x))
+        h = x if isinstance(x, Tensor) else Tensor(backend.asarray(x))
         for name, layer in model.named_children():
             h = layer(h)
             outputs.append((name, layer, backend.to_numpy(h.data)))
