@@ -130,7 +130,7 @@ def test_load_data_fashion_mnist_gives_d2ls_batches():
     except DataError as e:
         pytest.skip(f"Fashion-MNIST is not on this machine: {e}")
     X, y = next(iter(train_iter))
-    assert X.shape == (32, 1, 40, 40) and X.dtype == np.float32 and 0 <= X.min() and X.max() <= 1
+    assert X.shape == (32, 1, 40, 40) and X.dtype == np.float32 and 0 <= X.numpy().min() and X.numpy().max() <= 1
     assert y.shape == (32,) and y.dtype == np.int64
     assert len(train_iter) == len(test_iter) == 2 and not test_iter.shuffle
 
