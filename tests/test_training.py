@@ -14,8 +14,8 @@ from minialex.ops import winograd
 from minialex.training import Config, Diverged, Interrupted, TrainingError, checkpoint, fit, loop
 
 REAL_DATA = fashion_mnist.DEBIAN_DIR.is_dir() or fashion_mnist.cache_dir().is_dir()
-RECORD_KEYS = {"epoch", "loss", "train_acc", "test_acc", "examples_per_sec", "seconds"}
-TIMING_KEYS = {"examples_per_sec", "seconds"}
+RECORD_KEYS = {"epoch", "loss", "train_acc", "test_loss", "test_acc", "examples_per_sec", "warmup_seconds", "seconds"}
+TIMING_KEYS = {"examples_per_sec", "warmup_seconds", "seconds"}
 
 # AlexNet at its smallest input, with dropout, on a few synthetic images: small enough to run three times.
 TINY_ALEXNET = dict(model="alexnet", dataset="synthetic", resize=65, epochs=2, batch_size=16, lr=0.01,
@@ -196,7 +196,7 @@ def test_a_huge_learning_rate_exits_nonzero_with_a_clear_message(tmp_path, capsy
                  "--no-progress", "--backend", "numpy"])
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err
-    assert "diverged (try a smaller --lr)" in err and "No epoch had finished, so no checkpoint was written" in err
+    assert "diverged (try a smaller --lr)" in err and "No checkpoint had been written yet" in err
 
 
 def test_synthetic_data_is_learned(tmp_path):
@@ -271,7 +271,7 @@ def test_flags_that_are_not_even_numbers_or_choices_are_rejected_by_the_parser(f
     (["--model", "lenet", "--resize", "64"], "lenet takes 28x28 inputs only"),
     (["--lr", "0"], "lr must be > 0"),
     (["--resume"], "--resume needs --out DIR"),
-    (["--lr-schedule", "warp"], "unknown lr schedule 'warp'; expected one of constant, step, cosine"),
+    (["--lr-schedule", "warp"], "unknown lr schedule 'warp'; expected one of constant, step, multistep, exponential"),
     (["--lr-schedule", "step:gama=0.5"], "expected key=value with a key among step_size, gamma, got 'gama=0.5'"),
     (["--lr-schedule", "onecycle:pct_start=2"], "pct_start must be"),
     (["--nesterov"], "nesterov needs a momentum > 0"),
@@ -290,12 +290,39 @@ def test_an_out_dir_that_cannot_be_written_is_refused_before_work(tmp_path, no_w
 
 
 def test_an_existing_run_is_not_overwritten_and_a_missing_one_not_resumed(tmp_path, no_work, capsys):
-    (tmp_path / "metrics.jsonl").write_text("")
+    assert main(["train", "--out", str(tmp_path), "--resume"]) == 2
+    assert "holds no run to continue (no config.json); start one without --resume" in capsys.readouterr().err
+    (tmp_path / "metrics.jsonl").write_text("")  # what a run killed before its first checkpoint leaves
+    (tmp_path / "config.json").write_text(json.dumps({"preset": "d2l"}))
+    assert main(["train", "--out", str(tmp_path)]) == 2
+    assert "holds a run that stopped before its first checkpoint; continue it with --resume (it starts again " \
+        "from the beginning)" in capsys.readouterr().err
+    (tmp_path / "checkpoint.npz").write_bytes(b"")
     assert main(["train", "--out", str(tmp_path)]) == 2
     assert "already holds a run; continue it with --resume" in capsys.readouterr().err
-    (tmp_path / "config.json").write_text(json.dumps({"preset": "d2l"}))
+    (tmp_path / "checkpoint.npz").unlink()
+    (tmp_path / "metrics.jsonl").write_text('{"epoch": 1}\n')
     assert main(["train", "--out", str(tmp_path), "--resume"]) == 2
-    assert "no checkpoint" in capsys.readouterr().err
+    assert "records 1 finished epochs in metrics.jsonl but has no checkpoint.npz" in capsys.readouterr().err
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(uninterrupted, tmp_path, monkeypatch):
+    """Killed while loading the data: the folder holds config.json only; --resume runs it whole, as if new."""
+    out, history = uninterrupted
+
+    def killed(*args):
+        raise KeyboardInterrupt  # stands for SIGKILL: nothing after this point runs
+    real = loop.load_dataset
+    monkeypatch.setattr(loop, "load_dataset", killed)
+    with pytest.raises(KeyboardInterrupt):
+        fit(Config.preset("d2l", **TINY_ALEXNET), tmp_path, progress=False, log=quiet)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+    monkeypatch.setattr(loop, "load_dataset", real)
+    said = []
+    resumed = fit(Config.preset("d2l", **TINY_ALEXNET), tmp_path, resume=True, progress=False, log=said.append)
+    assert "has no checkpoint yet (the run stopped before its first one): starting it again" in said[0]
+    assert numbers(resumed) == numbers(history)
+    assert_same_state(tmp_path, out)
 
 
 def test_a_train_limit_beyond_the_data_is_an_error(tmp_path, capsys):
