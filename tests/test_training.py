@@ -367,3 +367,103 @@ def test_a_run_with_winograd_set_trains_with_it(tmp_path, monkeypatch):
     monkeypatch.setattr(winograd, "conv2d_winograd", lambda *a: calls.append(1) or real(*a))
     assert main([*LENET_TINY, "--epochs", "1", "--conv-algorithm", "winograd", "--out", str(tmp_path)]) == 0
     assert calls and json.loads((tmp_path / "config.json").read_text())["conv_algorithm"] == "winograd"
+
+
+# --- killed at random moments (SIGKILL: no handler runs, nothing is saved on the way out) ------------------------
+
+# The CLI in a subprocess that says "step" after each optimizer step and "writing" as each checkpoint write
+# begins, and holds the write open for a moment between writing the data and the rename, so that the test can kill
+# it at a step or inside a write.
+KILLABLE = """
+import sys, time
+import numpy as np
+from minialex import optim
+from minialex.cli import main
+
+real_step, real_savez = optim.SGD.step, np.savez
+
+def step(self):
+    real_step(self)
+    print("step", flush=True)
+
+def savez(f, **arrays):
+    print("writing", flush=True)
+    real_savez(f, **arrays)
+    time.sleep(0.05)
+
+optim.SGD.step, np.savez = step, savez
+sys.exit(main(sys.argv[1:]))
+"""
+
+LENET_KILLED = ["--model", "lenet", "--dataset", "synthetic", "--batch-size", "16", "--train-limit", "128",
+                "--test-limit", "32", "--epochs", "2", "--lr", "0.05", "--momentum", "0.9", "--seed", "5"]
+ALEXNET_KILLED = ["--model", "alexnet", "--resize", "65", "--dataset", "synthetic", "--batch-size", "8",
+                  "--train-limit", "48", "--test-limit", "8", "--epochs", "2", "--lr", "0.01", "--momentum", "0.9",
+                  "--lr-schedule", "onecycle", "--seed", "3"]
+
+
+def run_with_kills(recipe, out, kills):
+    """Start the run, kill it at each ``(event, k, delay)`` of ``kills`` (``delay`` s after its k-th "step" or
+    "writing" line), --resume after each, then let the last resume finish."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    env = {**os.environ, "PYTHONPATH": str(Path(minialex.__file__).parents[1])}
+    command = [sys.executable, "-c", KILLABLE, "train", *recipe, "--backend", "numpy", "--no-progress",
+               "--checkpoint-every", "3", "--out", str(out)]
+    for i, kill in enumerate([*kills, None]):
+        proc = subprocess.Popen(command + (["--resume"] if i else []), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env=env)
+        seen, output = 0, []
+        for line in proc.stdout:
+            output.append(line)
+            if kill is not None and line.strip() == kill[0]:
+                seen += 1
+                if seen == kill[1]:
+                    time.sleep(kill[2])
+                    proc.kill()
+                    break
+        proc.stdout.close()
+        code = proc.wait()
+        if kill is None or code != -signal.SIGKILL:
+            assert code == 0, "".join(output)
+        assert not list(out.glob("*.tmp")) or code == -signal.SIGKILL
+        if (out / "checkpoint.npz").exists():
+            checkpoint.load(out / "checkpoint.npz")  # whole, never half-written
+
+
+def kill_plan(seed, n):
+    """The first kill before any checkpoint; then kills inside a checkpoint write and at random steps."""
+    rng = np.random.default_rng(seed)
+    plan = [("step", 1, float(rng.uniform(0, 0.01)))]
+    for _ in range(n - 1):
+        if rng.random() < 0.4:
+            plan.append(("writing", int(rng.integers(1, 3)), float(rng.uniform(0, 0.06))))
+        else:
+            plan.append(("step", int(rng.integers(1, 7)), float(rng.uniform(0, 0.02))))
+    return plan
+
+
+def assert_killed_run_equals_uninterrupted(recipe, tmp_path, kills):
+    assert main(["train", *recipe, "--backend", "numpy", "--no-progress", "--out", str(tmp_path / "whole")]) == 0
+    run_with_kills(recipe, tmp_path / "killed", kills)
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    read = lambda run: [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert numbers(read(killed)) == numbers(read(whole)) and len(read(whole)) == 2
+    assert (killed / "curve.jsonl").read_text() == (whole / "curve.jsonl").read_text()
+    assert_same_state(killed, whole)
+    assert weights(killed)[2]["rng_state"] == weights(whole)[2]["rng_state"]
+
+
+def test_sigkill_at_random_moments_then_resume_equals_the_uninterrupted_run(tmp_path):
+    """LeNet, 8 batches an epoch, a checkpoint every 3: killed before its first checkpoint, inside a write and at
+    random steps (kill times from a fixed seed), resumed each time: same metrics, curve, weights, RNG state."""
+    assert_killed_run_equals_uninterrupted(LENET_KILLED, tmp_path, kill_plan(seed=17, n=4))
+
+
+@pytest.mark.slow
+def test_sigkill_many_times_with_dropout_and_a_schedule(tmp_path):
+    """The longer variant: AlexNet (dropout, a 1cycle schedule), killed 12 times."""
+    assert_killed_run_equals_uninterrupted(ALEXNET_KILLED, tmp_path, kill_plan(seed=18, n=12))
