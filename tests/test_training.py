@@ -111,6 +111,62 @@ def assert_same_state(run_a, run_b):
         np.testing.assert_array_equal(a, b)
 
 
+class FakeCupy:
+    """NumPy in CuPy's place, for the random API the GPU engine's dropout path uses (cuRAND's Philox, seeded)."""
+
+    made = []
+
+    class cuda:
+        class curand:
+            CURAND_RNG_PSEUDO_PHILOX4_32_10 = 106
+
+    class random:
+        class RandomState:
+            def __init__(self, seed, method):
+                assert method == FakeCupy.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10
+                FakeCupy.made.append(seed)
+                self._rng = np.random.default_rng(seed)
+
+            def random_sample(self, shape, dtype):
+                return self._rng.random(shape, dtype=dtype)
+
+
+def test_dropout_on_the_gpu_path_resumes_exactly(tmp_path, monkeypatch):
+    """The GPU engine's dropout generator is derived from the host stream, whose state the checkpoint keeps: with
+    NumPy standing in for CuPy, a run stopped mid-epoch and resumed draws the masks the whole run draws (a device
+    generator rebuilt from the seed on resume would replay the run's first masks)."""
+    from types import SimpleNamespace
+    monkeypatch.setattr(backend, "get_backend", lambda: SimpleNamespace(on_gpu=True, xp=FakeCupy))
+    monkeypatch.setattr(FakeCupy, "made", [])
+    one_epoch = {**TINY_ALEXNET, "epochs": 1}
+    whole = fit(Config.preset("d2l", **one_epoch), tmp_path / "whole", progress=False, log=quiet)
+    drawn = len(FakeCupy.made)
+    assert drawn == 4 and len(set(FakeCupy.made)) == 4  # 2 dropout layers x 2 batches, each its own seed
+    stop_after_steps(monkeypatch, 1)
+    with pytest.raises(Interrupted):
+        fit(Config.preset("d2l", **one_epoch), tmp_path / "split", progress=False, log=quiet)
+    monkeypatch.setattr(optim.SGD, "step", REAL_SGD_STEP)
+    resumed = fit(Config.preset("d2l", **one_epoch), tmp_path / "split", resume=True, progress=False, log=quiet)
+    assert FakeCupy.made[drawn:] == FakeCupy.made[:drawn]
+    assert numbers(resumed) == numbers(whole)
+    assert_same_state(tmp_path / "split", tmp_path / "whole")
+
+
+REAL_SGD_STEP = optim.SGD.step
+
+
+def stop_after_steps(monkeypatch, n):
+    """Ctrl-C right after the n-th optimizer step."""
+    steps = []
+
+    def step_then_ctrl_c(self):
+        REAL_SGD_STEP(self)
+        steps.append(1)
+        if len(steps) == n:
+            signal.raise_signal(signal.SIGINT)
+    monkeypatch.setattr(optim.SGD, "step", step_then_ctrl_c)
+
+
 SCHEDULED = {**TINY_ALEXNET, "lr": 0.02, "nesterov": True, "weight_decay": 5e-4,
              "lr_schedule": "onecycle:pct_start=0.5"}
 
