@@ -18,8 +18,10 @@ RECORD_KEYS = {"epoch", "loss", "train_acc", "test_loss", "test_acc", "examples_
 TIMING_KEYS = {"examples_per_sec", "warmup_seconds", "seconds"}
 
 # AlexNet at its smallest input, with dropout, on a few synthetic images: small enough to run three times.
+# im2col: the NumPy engine's Winograd transforms are slow loops (the numba engine's are not), and the tests of the
+# loop are not about the convolutions.
 TINY_ALEXNET = dict(model="alexnet", dataset="synthetic", resize=65, epochs=2, batch_size=16, lr=0.01,
-                    momentum=0.9, train_limit=32, test_limit=8, seed=3)
+                    momentum=0.9, train_limit=32, test_limit=8, seed=3, conv_algorithm="im2col")
 
 
 def quiet(*args):
@@ -171,17 +173,63 @@ SCHEDULED = {**TINY_ALEXNET, "lr": 0.02, "nesterov": True, "weight_decay": 5e-4,
              "lr_schedule": "onecycle:pct_start=0.5"}
 
 
-def test_a_schedule_sets_the_lr_of_every_batch_as_pytorchs_loop_would(tmp_path, monkeypatch):
-    lrs, real_step = [], optim.SGD.step
-    monkeypatch.setattr(optim.SGD, "step", lambda self: (lrs.append(self.lr), real_step(self)))
-    fit(Config.preset("d2l", **SCHEDULED), tmp_path, progress=False, log=quiet)
-    ref = optim.SGD([np.zeros(1)], lr=0.02, momentum=0.9)
-    sched = optim.lr_scheduler.OneCycleLR(ref, max_lr=0.02, total_steps=4, pct_start=0.5)
+def torch_schedule(torch, opt, spec, n, total):
+    """PyTorch's scheduler for a --lr-schedule spec, ``n`` batches an epoch, ``total`` in the run."""
+    lrs = torch.optim.lr_scheduler
+    return {
+        "onecycle:pct_start=0.5": lambda: lrs.OneCycleLR(opt, max_lr=0.02, total_steps=total, pct_start=0.5),
+        "warmup_cosine:warmup=1,start_factor=0.2": lambda: lrs.SequentialLR(
+            opt, [lrs.LinearLR(opt, 0.2, 1.0, total_iters=n), lrs.CosineAnnealingLR(opt, T_max=total - n)], [n]),
+        "multistep:milestones=1+2,gamma=0.5": lambda: lrs.MultiStepLR(opt, [n, 2 * n], gamma=0.5),
+        "exponential:gamma=0.5": lambda: lrs.ExponentialLR(opt, gamma=0.5 ** (1 / n)),
+        "step:step_size=2,gamma=0.3": lambda: lrs.StepLR(opt, step_size=2 * n, gamma=0.3),
+        "cosine:eta_min=0.001": lambda: lrs.CosineAnnealingLR(opt, T_max=total, eta_min=0.001),
+    }[spec]()
+
+
+@pytest.mark.parametrize("spec", ["onecycle:pct_start=0.5", "warmup_cosine:warmup=1,start_factor=0.2",
+                                  "multistep:milestones=1+2,gamma=0.5", "exponential:gamma=0.5",
+                                  "step:step_size=2,gamma=0.3", "cosine:eta_min=0.001"])
+def test_a_schedule_sets_the_lr_of_every_batch_as_pytorchs_loop_would(spec, tmp_path, monkeypatch):
+    """The lr and momentum each optimizer step uses, against torch.optim's scheduler stepped after each batch."""
+    torch = pytest.importorskip("torch")
+    used, real_step = [], optim.SGD.step
+    monkeypatch.setattr(optim.SGD, "step", lambda self: (used.append((self.lr, self.momentum)), real_step(self)))
+    fit(Config.preset("d2l", **{**LENET_SYNTHETIC, "epochs": 3, "train_limit": 96, "lr": 0.02, "lr_schedule": spec}),
+        tmp_path, progress=False, log=quiet)  # 3 batches an epoch
+    topt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.02, momentum=0.9)
+    tsched = torch_schedule(torch, topt, spec, 3, 9)
     expected = []
-    for _ in range(4):
-        expected.append(ref.lr)
-        sched.step()
-    assert lrs == expected and lrs[1] == 0.02  # 2 epochs of 2 batches, the peak after one batch
+    for _ in range(9):
+        expected.append((topt.param_groups[0]["lr"], topt.param_groups[0]["momentum"]))
+        topt.step()
+        tsched.step()
+    assert used == expected and len({lr for lr, _ in used}) > 1
+
+
+def test_a_plateau_schedule_steps_once_an_epoch_on_the_test_loss_as_pytorchs(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    used, real_step = [], optim.SGD.step
+    monkeypatch.setattr(optim.SGD, "step", lambda self: (used.append(self.lr), real_step(self)))
+    spec = "plateau:patience=0,factor=0.5,threshold=0.5"  # the loss must halve to count as better: it will not
+    history = fit(Config.preset("d2l", **{**LENET_SYNTHETIC, "epochs": 4, "train_limit": 64, "lr": 0.02,
+                                          "lr_schedule": spec}), tmp_path, progress=False, log=quiet)
+    topt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.02, momentum=0.9)
+    tsched = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, patience=0, factor=0.5, threshold=0.5)
+    expected = []
+    for record in history:
+        expected += [topt.param_groups[0]["lr"]] * 2  # 2 batches an epoch
+        tsched.step(record["test_loss"])
+    assert used == expected and used[-1] < used[0]
+    assert weights(tmp_path)[2]["scheduler"]["num_bad_epochs"] == tsched.num_bad_epochs
+
+
+def test_the_test_loss_is_pytorchs_cross_entropy():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    logits, labels = rng.normal(0, 5, (50, 10)), rng.integers(0, 10, 50)
+    expected = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)).item()
+    assert loop.mean_cross_entropy(logits, labels) == pytest.approx(expected, rel=1e-12)
 
 
 def test_ctrl_c_with_a_schedule_then_resume_equals_the_uninterrupted_run(tmp_path, monkeypatch):
@@ -232,7 +280,7 @@ def test_resume_refuses_a_changed_recipe(uninterrupted):
 
 
 LENET_SYNTHETIC = dict(model="lenet", dataset="synthetic", epochs=1, batch_size=32, lr=0.05, momentum=0.9,
-                       train_limit=256, test_limit=64)
+                       train_limit=256, test_limit=64, conv_algorithm="im2col")
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -452,10 +500,11 @@ sys.exit(main(sys.argv[1:]))
 """
 
 LENET_KILLED = ["--model", "lenet", "--dataset", "synthetic", "--batch-size", "16", "--train-limit", "128",
-                "--test-limit", "32", "--epochs", "2", "--lr", "0.05", "--momentum", "0.9", "--seed", "5"]
+                "--test-limit", "32", "--epochs", "2", "--lr", "0.05", "--momentum", "0.9", "--seed", "5",
+                "--conv-algorithm", "im2col"]
 ALEXNET_KILLED = ["--model", "alexnet", "--resize", "65", "--dataset", "synthetic", "--batch-size", "8",
                   "--train-limit", "48", "--test-limit", "8", "--epochs", "2", "--lr", "0.01", "--momentum", "0.9",
-                  "--lr-schedule", "onecycle", "--seed", "3"]
+                  "--lr-schedule", "onecycle", "--seed", "3", "--conv-algorithm", "im2col"]
 
 
 def run_with_kills(recipe, out, kills):
@@ -523,3 +572,44 @@ def test_sigkill_at_random_moments_then_resume_equals_the_uninterrupted_run(tmp_
 def test_sigkill_many_times_with_dropout_and_a_schedule(tmp_path):
     """The longer variant: AlexNet (dropout, a 1cycle schedule), killed 12 times."""
     assert_killed_run_equals_uninterrupted(ALEXNET_KILLED, tmp_path, kill_plan(seed=18, n=12))
+
+
+# --- the first step's warm-up -------------------------------------------------------------------------------------
+
+def slow_first_loss(monkeypatch, first_step):
+    """``first_step()`` runs inside the first training step only (a stand-in for Numba compiling there)."""
+    real, calls = loop.ops.cross_entropy, []
+
+    def cross_entropy(logits, y):
+        if not calls:
+            first_step()
+        calls.append(1)
+        return real(logits, y)
+    monkeypatch.setattr(loop.ops, "cross_entropy", cross_entropy)
+
+
+def test_the_first_steps_warm_up_is_left_out_of_examples_per_sec(tmp_path, monkeypatch, capsys):
+    import time
+    slow_first_loss(monkeypatch, lambda: time.sleep(1.0))
+    said = []
+    history = fit(Config.preset("d2l", **{**LENET_SYNTHETIC, "train_limit": 64}), tmp_path, progress=False,
+                  log=said.append)  # 2 batches: the first warms up, the second is timed
+    record = history[0]
+    assert record["warmup_seconds"] >= 1.0
+    assert 32 / record["examples_per_sec"] < 1.0  # the one timed step, without the second of warm-up
+    assert "examples/sec (not counting the first step's 1 s of warm-up)" in said[-2]
+    assert FIRST_STEP_NOTICE not in " ".join(said)  # nothing compiled: no word of compiling
+
+
+FIRST_STEP_NOTICE = loop.FirstStep.NOTICE
+
+
+def test_a_numba_compile_in_the_first_step_is_announced_once(tmp_path, monkeypatch):
+    numba = pytest.importorskip("numba")
+
+    def compile_something():
+        numba.njit(lambda a: a + 1)(1)  # a new function: Numba compiles it now
+    slow_first_loss(monkeypatch, compile_something)
+    said = []
+    fit(Config.preset("d2l", **{**LENET_SYNTHETIC, "train_limit": 64}), tmp_path, progress=False, log=said.append)
+    assert said.count(FIRST_STEP_NOTICE) == 1 and said.index(FIRST_STEP_NOTICE) == 1  # before the epoch line
