@@ -12,6 +12,7 @@ from minialex.cli import main
 from minialex.data import fashion_mnist
 from minialex.ops import winograd
 from minialex.training import Config, Diverged, Interrupted, TrainingError, checkpoint, fit, loop
+from minialex.training.config import parse_checkpoint_every
 
 REAL_DATA = fashion_mnist.DEBIAN_DIR.is_dir() or fashion_mnist.cache_dir().is_dir()
 RECORD_KEYS = {"epoch", "loss", "train_acc", "test_loss", "test_acc", "examples_per_sec", "warmup_seconds", "seconds"}
@@ -335,6 +336,21 @@ def test_evaluate_prints_per_class_accuracy_and_saves_the_confusion_matrix(tmp_p
     assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.parametrize("spec, expected", [("10m", (600.0, None)), ("90s", (90.0, None)), ("1.5h", (5400.0, None)),
+                                            ("500", (None, 500)), ("epoch", (None, None)), (" 2M ", (120.0, None))])
+def test_checkpoint_every_specs(spec, expected):
+    assert parse_checkpoint_every(spec) == expected
+
+
+def test_a_checkpoint_every_n_batches_is_written_inside_the_epoch(tmp_path, monkeypatch):
+    saved, real_save = [], checkpoint.save
+    monkeypatch.setattr(checkpoint, "save", lambda path, model, opt, **meta: (
+        saved.append((meta["position"]["epoch"], meta["position"]["batch"])), real_save(path, model, opt, **meta)))
+    fit(Config.preset("d2l", **{**LENET_SYNTHETIC, "epochs": 2, "train_limit": 160}), tmp_path, progress=False,
+        log=quiet, checkpoint_every="2")  # 5 batches an epoch
+    assert saved == [(0, 2), (0, 4), (1, 0), (1, 2), (1, 4), (2, 0)]
+
+
 def test_the_presets_are_the_documented_recipes():
     d2l = Config.preset("d2l")
     assert (d2l.resize, d2l.batch_size, d2l.lr, d2l.epochs, d2l.momentum) == (224, 128, 0.01, 10, 0.0)
@@ -379,6 +395,15 @@ def test_flags_that_are_not_even_numbers_or_choices_are_rejected_by_the_parser(f
     (["--lr-schedule", "step:gama=0.5"], "expected key=value with a key among step_size, gamma, got 'gama=0.5'"),
     (["--lr-schedule", "onecycle:pct_start=2"], "pct_start must be"),
     (["--nesterov"], "nesterov needs a momentum > 0"),
+    (["--lr-schedule", "multistep"], "'multistep' needs milestones, the epochs at which the lr is multiplied"),
+    (["--lr-schedule", "multistep:milestones=2,4"], "expected key=value with a key among milestones, gamma, got '4'"),
+    (["--lr-schedule", "multistep:milestones=2;4"], "milestones must be epochs joined by '+' (2+4), got '2;4'"),
+    (["--lr-schedule", "plateau:metric=val_loss"], "metric must be test_loss or test_acc, got 'val_loss'"),
+    (["--lr-schedule", "plateau:patience=1.5"], "patience must be an integer, got '1.5'"),
+    (["--lr-schedule", "plateau:factor=2"], r"factor must be a number in [0, 1), got 2.0"),
+    (["--lr-schedule", "warmup_cosine:warmup=10", "--epochs", "10"], "warmup=10 epochs is the whole run of 10"),
+    (["--checkpoint-every", "10x"], "--checkpoint-every '10x': expected a time (10m, 90s, 1h), a number of batches"),
+    (["--checkpoint-every", "0"], "--checkpoint-every '0': expected"),
 ])
 def test_impossible_recipes_are_one_clear_line(flags, message, no_work, capsys):
     assert main(["train", *flags]) == 2
