@@ -274,8 +274,12 @@ def train_ch6(net, train_iter, test_iter, num_epochs: int, lr: float, device=Non
                     on_point=lambda p: animator.add(p["epoch"], (p["loss"], p["train_acc"], None)),
                     on_epoch=lambda r: animator.add(r["epoch"], (None, None, r["test_acc"])))
     last = history[-1]
+    warmup = sum(r["warmup_seconds"] for r in history)
+    if warmup >= 1:  # said apart, before d2l's two lines: on a fresh machine, mostly Numba compiling its kernels
+        print(f"(examples/sec leaves out the first step: {warmup:.1f} s of warm-up)")
     print(f"loss {last['loss']:.3f}, train acc {last['train_acc']:.3f}, test acc {last['test_acc']:.3f}")
-    # d2l's figure: every example trained on, over the time spent training on them (the sum of the epochs')
+    # d2l's figure: every example trained on, over the time spent training on them (the sum of the epochs', each
+    # at its rate without the warm-up step)
     size = getattr(train_iter, "size", None) or sum(len(as_array(y)) for _, y in train_iter)
     seconds = sum(size / r["examples_per_sec"] for r in history if r["examples_per_sec"])
     print(f"{size * len(history) / seconds:.1f} examples/sec on {device}")

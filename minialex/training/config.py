@@ -23,16 +23,29 @@ PRESETS = {
 }
 
 # --lr-schedule NAME[:key=value,...]: each schedule's options and their defaults (PyTorch's, where it has them).
-# Every schedule is stepped once per batch; lengths given in epochs (step_size, total_iters) are converted to
-# batches, and the others span the whole run. "onecycle" peaks at the recipe's lr (its max_lr).
+# Schedules are stepped once per batch; lengths and times given in epochs (step_size, total_iters, milestones,
+# warmup) are converted to batches, exponential's gamma is per epoch, and the others span the whole run.
+# "onecycle" peaks at the recipe's lr (its max_lr). "plateau" is the one stepped once per epoch, after the test
+# pass, with the test loss or accuracy (its ``metric``).
 SCHEDULES = {
     "constant": {},
     "step": {"step_size": 1.0, "gamma": 0.1},
+    "multistep": {"milestones": None, "gamma": 0.1},
+    "exponential": {"gamma": 0.9},
     "cosine": {"eta_min": 0.0},
     "linear": {"start_factor": 1.0 / 3, "end_factor": 1.0, "total_iters": None},
+    "warmup_cosine": {"warmup": 1.0, "start_factor": 0.1, "eta_min": 0.0},
     "onecycle": {"pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 1e4, "anneal_strategy": "cos",
                  "cycle_momentum": True, "base_momentum": 0.85, "max_momentum": 0.95},
+    "plateau": {"metric": "test_loss", "mode": None, "factor": 0.1, "patience": 10, "threshold": 1e-4,
+                "threshold_mode": "rel", "cooldown": 0, "min_lr": 0.0, "eps": 1e-8},
 }
+# options that are not plain numbers: a choice among words, a boolean, an integer, a list of epochs ("2+4")
+WORDS = {"anneal_strategy": ("cos", "linear"), "metric": ("test_loss", "test_acc"), "mode": ("min", "max"),
+         "threshold_mode": ("rel", "abs")}
+BOOLEANS = ("cycle_momentum",)
+INTEGERS = ("patience", "cooldown")
+LISTS = ("milestones",)
 
 
 def parse_schedule(spec: str) -> tuple[str, dict]:
@@ -46,17 +59,12 @@ def parse_schedule(spec: str) -> tuple[str, dict]:
         if key not in options or not eq:
             known = ", ".join(options) or "none"
             raise ValueError(f"lr schedule {name!r}: expected key=value with a key among {known}, got {item!r}")
-        if key == "anneal_strategy":
-            options[key] = value
-        elif key == "cycle_momentum":
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(f"lr schedule {name!r}: cycle_momentum must be true or false, got {value!r}")
-            options[key] = value.lower() in ("true", "1")
-        else:
-            try:
-                options[key] = float(value)
-            except ValueError:
-                raise ValueError(f"lr schedule {name!r}: {key} must be a number, got {value!r}") from None
+        options[key] = _option(name, key, value)
+    if name == "multistep" and options["milestones"] is None:
+        raise ValueError("lr schedule 'multistep' needs milestones, the epochs at which the lr is multiplied by "
+                         "gamma, joined by '+': multistep:milestones=2+4")
+    if name == "plateau" and options["mode"] is None:  # a loss should fall, an accuracy rise
+        options["mode"] = "min" if options["metric"] == "test_loss" else "max"
     return name, options
 
 
@@ -123,6 +131,47 @@ def build_augment(spec: str, size: int):
     return augment.Compose([makers[name](options) for name, options in steps]) if steps else None
 
 
+def _option(schedule: str, key: str, value: str):
+    def fail(expected):
+        raise ValueError(f"lr schedule {schedule!r}: {key} must be {expected}, got {value!r}")
+    if key in WORDS:
+        if value not in WORDS[key]:
+            fail(" or ".join(WORDS[key]))
+        return value
+    if key in BOOLEANS:
+        if value.lower() not in ("true", "false", "1", "0"):
+            fail("true or false")
+        return value.lower() in ("true", "1")
+    try:
+        if key in INTEGERS:
+            return int(value)
+        if key in LISTS:
+            return [float(v) for v in value.split("+")]
+        return float(value)
+    except ValueError:
+        fail("an integer" if key in INTEGERS else "epochs joined by '+' (2+4)" if key in LISTS else "a number")
+
+
+def parse_checkpoint_every(spec) -> tuple[float | None, int | None]:
+    """``--checkpoint-every``: ``"10m"`` / ``"90s"`` / ``"1h"`` -> (seconds, None); ``"500"`` -> (None, 500 batches);
+    ``"epoch"`` -> (None, None): only at the end of each epoch. ValueError if bad."""
+    text = str(spec).strip().lower()
+    if text == "epoch":
+        return None, None
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text[-1:] in units:
+            seconds = float(text[:-1]) * units[text[-1]]
+            if seconds > 0 and seconds != float("inf"):
+                return seconds, None
+        elif int(text) >= 1:
+            return None, int(text)
+    except ValueError:
+        pass
+    raise ValueError(f"--checkpoint-every {spec!r}: expected a time (10m, 90s, 1h), a number of batches (500) "
+                     "or 'epoch'")
+
+
 class TrainingError(RuntimeError):
     """A run that cannot start or cannot go on; the message says why and what to do."""
 
@@ -169,6 +218,9 @@ class Config:
         path = Path(run_dir) / "config.json"
         try:
             saved = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise TrainingError(f"--resume: {Path(run_dir)} holds no run to continue (no config.json); start one "
+                                "without --resume") from None
         except (OSError, ValueError) as e:
             raise TrainingError(f"--resume: cannot read {path}: {e}") from None
         values = {f.name: saved[f.name] for f in fields(cls) if f.name in saved}
@@ -241,17 +293,38 @@ class Config:
             return None
         if name == "step":
             return lr_scheduler.StepLR(optimizer, batches(o["step_size"]), o["gamma"])
+        if name == "multistep":
+            return lr_scheduler.MultiStepLR(optimizer, [batches(m) for m in o["milestones"]], o["gamma"])
+        if name == "exponential":  # gamma per epoch, spread over its batches
+            return lr_scheduler.ExponentialLR(optimizer, o["gamma"] ** (1.0 / batches_per_epoch))
         if name == "cosine":
             return lr_scheduler.CosineAnnealingLR(optimizer, total, o["eta_min"])
         if name == "linear":
             span = total if o["total_iters"] is None else batches(o["total_iters"])
             return lr_scheduler.LinearLR(optimizer, o["start_factor"], o["end_factor"], span)
+        if name == "warmup_cosine":
+            warmup = batches(o["warmup"])
+            if warmup >= total:
+                raise ValueError(f"warmup={o['warmup']:g} epochs is the whole run of {self.epochs} epochs or "
+                                 "more; nothing would be left for the cosine")
+            return lr_scheduler.SequentialLR(optimizer, [
+                lr_scheduler.LinearLR(optimizer, o["start_factor"], 1.0, warmup),
+                lr_scheduler.CosineAnnealingLR(optimizer, total - warmup, o["eta_min"])], milestones=[warmup])
+        if name == "plateau":
+            return lr_scheduler.ReduceLROnPlateau(
+                optimizer, o["mode"], o["factor"], o["patience"], o["threshold"], o["threshold_mode"], o["cooldown"],
+                o["min_lr"], o["eps"])
         return lr_scheduler.OneCycleLR(optimizer, self.lr, total_steps=total, pct_start=o["pct_start"],
                                        anneal_strategy=o["anneal_strategy"], cycle_momentum=o["cycle_momentum"],
                                        base_momentum=o["base_momentum"], max_momentum=o["max_momentum"],
                                        div_factor=o["div_factor"], final_div_factor=o["final_div_factor"])
 
+    def schedule_metric(self) -> str | None:
+        """The record's key a per-epoch schedule is stepped with ("test_loss", "test_acc"), None for the others."""
+        name, options = parse_schedule(self.lr_schedule)
+        return options["metric"] if name == "plateau" else None
+
     def schedule_spans_run(self) -> bool:
         """True if the schedule's length is the run's, so that changing ``epochs`` would change every lr."""
         name, options = parse_schedule(self.lr_schedule)
-        return name in ("cosine", "onecycle") or (name == "linear" and options["total_iters"] is None)
+        return name in ("cosine", "onecycle", "warmup_cosine") or (name == "linear" and options["total_iters"] is None)
