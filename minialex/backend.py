@@ -165,37 +165,66 @@ def xp() -> ModuleType:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Random numbers: one seeded NumPy generator for everything drawn on the host (weight init, shuffling), so a
-# seed gives the same weights on every engine; dropout masks are drawn on the engine's device.
+# Random numbers: one seeded NumPy generator, the host stream, for everything minialex draws (weight init,
+# shuffling seeds, dropout), so a seed gives the same weights on every engine and the host generator's state is
+# the whole random state of a run: a checkpoint that keeps it resumes exactly, dropout included, on every engine.
+# CPU engines draw dropout masks from the host stream itself; a GPU engine draws them on its device from a
+# generator derived from the host stream (DeviceGenerator), so no device generator state needs keeping.
 
-_seed = 0
-_rng = np.random.default_rng(_seed)
-_device_rng = None
+_rng = np.random.default_rng(0)
 
 
 def manual_seed(seed: int) -> None:
-    """Seed every random stream minialex uses (init, dropout, shuffling)."""
-    global _seed, _rng, _device_rng
-    _seed, _rng, _device_rng = seed, np.random.default_rng(seed), None
+    """Seed every random stream minialex uses (init, dropout, shuffling): the host stream, from which the rest
+    derive."""
+    global _rng
+    _rng = np.random.default_rng(seed)
 
 
 def host_rng() -> np.random.Generator:
     return _rng
 
 
+class DeviceGenerator:
+    """Uniform numbers made on a device, with no state of their own: each ``random()`` call draws one 64-bit seed
+    from the host stream and fills the array from a fresh generator of the device's library seeded with it.
+
+    Why: a device generator's state (cuRAND's, on the GPU) cannot be read back and stored, and rebuilding it from
+    the run's seed on resume would replay the run's first dropout masks. Derived this way, the host generator's
+    state, which every checkpoint keeps, determines every device draw to come. ``make(seed)`` builds the seeded
+    generator (a NumPy one in tests: the same code path without a GPU); its ``random(shape, dtype=)`` fills.
+    """
+
+    def __init__(self, make):
+        self.make = make
+
+    def random(self, shape, dtype=np.float64):
+        return self.make(int(_rng.integers(2 ** 63))).random(shape, dtype=dtype)
+
+
+class _CupyUniform:
+    """cuRAND's counter-based Philox, seeded: setting it up costs nothing (XORWOW, CuPy's default, initialises
+    a large state on the device, which would cost a kernel launch at every dropout layer)."""
+
+    def __init__(self, cupy, seed: int):
+        self._state = cupy.random.RandomState(seed, method=cupy.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
+
+    def random(self, shape, dtype=np.float64):
+        return self._state.random_sample(shape, dtype=dtype)
+
+
 def device_rng():
-    """A generator on the active engine's device (NumPy's for CPU engines, CuPy's on the GPU)."""
-    global _device_rng
+    """The generator dropout draws from on the active engine: the host stream on CPU engines, a
+    :class:`DeviceGenerator` derived from it on the GPU."""
     b = get_backend()
     if not b.on_gpu:
         return _rng
-    if _device_rng is None:
-        _device_rng = b.xp.random.default_rng(_seed)
-    return _device_rng
+    cupy = b.xp
+    return DeviceGenerator(lambda seed: _CupyUniform(cupy, seed))
 
 
 def get_rng_state() -> dict:
-    """Picklable state of the host generator (for checkpoints)."""
+    """Picklable state of the host generator (for checkpoints): the whole random state of a run, on every engine."""
     return _rng.bit_generator.state
 
 

@@ -37,8 +37,12 @@ def _dtype(dtype, what: str, floating: bool = False) -> np.dtype:
     return dt
 
 
-def _size(size: tuple, what: str) -> tuple[int, ...]:
-    """``f(2, 3)`` or ``f((2, 3))`` -> (2, 3), with each dimension a non-negative int."""
+def _size(size: tuple, what: str, keyword=None) -> tuple[int, ...]:
+    """``f(2, 3)``, ``f((2, 3))`` or ``f(size=(2, 3))`` -> (2, 3), with each dimension a non-negative int."""
+    if keyword is not None:
+        if size:
+            raise InputError(f"{what}: give the size as arguments or as size=, not both")
+        size = (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     bad = [d for d in size if not isinstance(d, numbers.Integral) or isinstance(d, bool) or d < 0]
@@ -47,25 +51,27 @@ def _size(size: tuple, what: str) -> tuple[int, ...]:
     return tuple(int(d) for d in size)
 
 
-def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn(*shape, dtype=None, requires_grad: bool = False, size=None) -> Tensor:
     """Samples of the standard normal N(0, 1), of shape ``size``."""
     dt = _dtype(dtype, "randn", floating=True)
-    return Tensor(host_rng().standard_normal(_size(size, "randn"), dtype=dt), requires_grad=requires_grad)
+    return Tensor(host_rng().standard_normal(_size(shape, "randn", size), dtype=dt), requires_grad=requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand(*shape, dtype=None, requires_grad: bool = False, size=None) -> Tensor:
     """Samples of the uniform distribution on [0, 1), of shape ``size``."""
     dt = _dtype(dtype, "rand", floating=True)
     # drawn in the dtype itself: a float64 draw just below 1 would round to 1.0 in float32
-    return Tensor(host_rng().random(_size(size, "rand"), dtype=dt), requires_grad=requires_grad)
+    return Tensor(host_rng().random(_size(shape, "rand", size), dtype=dt), requires_grad=requires_grad)
 
 
-def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(get_backend().xp.zeros(_size(size, "zeros"), _dtype(dtype, "zeros")), requires_grad=requires_grad)
+def zeros(*shape, dtype=None, requires_grad: bool = False, size=None) -> Tensor:
+    return Tensor(get_backend().xp.zeros(_size(shape, "zeros", size), _dtype(dtype, "zeros")),
+                  requires_grad=requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(get_backend().xp.ones(_size(size, "ones"), _dtype(dtype, "ones")), requires_grad=requires_grad)
+def ones(*shape, dtype=None, requires_grad: bool = False, size=None) -> Tensor:
+    return Tensor(get_backend().xp.ones(_size(shape, "ones", size), _dtype(dtype, "ones")),
+                  requires_grad=requires_grad)
 
 
 _INFERRED = {"f": DEFAULT_DTYPE, "i": np.int64, "u": np.int64, "b": np.bool_}

@@ -34,6 +34,7 @@ import sys
 
 import numpy as np
 
+from . import devices
 from .backend import get_backend
 from .errors import InputError, ShapeError
 
@@ -41,6 +42,10 @@ _grad_enabled = contextvars.ContextVar("minialex_grad_enabled", default=True)
 _op_observers: contextvars.ContextVar[tuple] = contextvars.ContextVar("minialex_op_observers", default=())
 
 DEFAULT_DTYPE = np.float32
+
+# PyTorch's legacy type names, which ``Tensor.type()`` prints
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+               "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
 @contextlib.contextmanager
@@ -161,6 +166,56 @@ class Tensor:
         grad = ", requires_grad=True" if self.requires_grad else ""
         op = f", op={self._op}" if self._op else ""
         return f"Tensor({self.numpy()!r}{grad}{op})"
+
+    # --- PyTorch's idioms: the device, conversions, flags ----------------------------------------------------
+    @property
+    def device(self):
+        """Where the data lives: ``cpu`` or ``cuda:i`` (a :class:`minialex.devices.Device`)."""
+        return devices.Device.of(self.data)
+
+    def to(self, *args, **kwargs) -> "Tensor":
+        """``x.to(device)``, ``x.to(dtype)``, ``x.to(device, dtype)``, ``x.to(other_tensor)``, as PyTorch.
+
+        ``self`` when nothing changes (d2l's ``X.to(device)`` on a batch already there costs nothing); else a new
+        tensor whose gradient flows back to ``self``'s device and dtype. A device that is not here: RuntimeError.
+        """
+        target, dtype = devices.to_arguments("Tensor.to", args, kwargs)
+        data = self.data if target is None else devices.move(self.data, target)
+        if dtype is not None and data.dtype != dtype:
+            data = data.astype(dtype)
+        if data is self.data:
+            return self
+        source, source_dtype = self.device, self.dtype
+        return Tensor.from_op(data, (self,), lambda g: (devices.move(g, source).astype(source_dtype, copy=False),),
+                              "to")
+
+    def type(self, dtype=None):
+        """With a dtype: ``self.to(dtype)``; without: the type's name as PyTorch spells it (``minialex.FloatTensor``)."""
+        if dtype is None:
+            return f"minialex.{_TYPE_NAMES.get(self.dtype.name, self.dtype.name)}Tensor"
+        return self.to(dtype=dtype)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Start (or stop) recording this leaf's operations for ``backward()``; in place, returns ``self``."""
+        if requires_grad and self.dtype.kind != "f":
+            raise ValueError(f"requires_grad_: only floating-point tensors can require gradients, got dtype "
+                             f"{self.dtype}")
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: only a leaf's flag can change (this tensor is the result of an op; "
+                               "use .detach() for a leaf)")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def zero_(self) -> "Tensor":
+        """Fill with zeros in place; returns ``self``. Refused on a leaf that requires grad unless under no_grad()."""
+        if self.requires_grad and _grad_enabled.get():
+            raise RuntimeError("zero_: a tensor that requires grad cannot change in place while gradients are "
+                               "recorded; wrap it in minialex.no_grad()")
+        self.data[...] = 0
+        return self
+
+    def __int__(self) -> int:
+        return int(self.item())
 
     # --- autograd -------------------------------------------------------------------------------------------
     def backward(self, grad=None) -> None:

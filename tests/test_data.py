@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minialex import backend
-from minialex.data import DataError, DataLoader, Dataset, load_data, load_dataset, resize
+from minialex import Tensor, backend
+from minialex.data import DataError, DataLoader, Dataset, as_array, load_data, load_dataset, resize
 from minialex.data import fashion_mnist as fm
 from minialex.data.idx import read_idx, read_images, read_labels
 from minialex.data.synthetic import load_synthetic
@@ -448,7 +448,7 @@ def tiny_dataset(n=10):
 def served(loader, epoch=None):
     """The example indices a pass serves (recovered from the pixel values), as a list of batches."""
     batches = loader if epoch is None else loader.batches(epoch)
-    return [np.rint(x[:, 0, 0, 0] * 255).astype(int).tolist() for x, _ in batches]
+    return [np.rint(as_array(x)[:, 0, 0, 0] * 255).astype(int).tolist() for x, _ in batches]
 
 
 def test_each_epoch_is_a_permutation_reproducible_from_seed_and_epoch():
@@ -469,7 +469,7 @@ def test_each_epoch_is_a_permutation_reproducible_from_seed_and_epoch():
 def test_resuming_mid_epoch_serves_the_rest_of_that_epoch():
     loader = DataLoader(tiny_dataset(), 3, seed=1)
     whole = served(loader, epoch=5)
-    assert [np.rint(x[:, 0, 0, 0] * 255).astype(int).tolist() for x, _ in loader.batches(5, start=2)] == whole[2:]
+    assert [np.rint(as_array(x)[:, 0, 0, 0] * 255).astype(int).tolist() for x, _ in loader.batches(5, start=2)] == whole[2:]
 
 
 def test_seed_none_comes_from_manual_seed():
@@ -513,7 +513,9 @@ def test_batches_are_resized_engine_arrays_with_matching_labels():
         order = loader.order(0)
         for i, (x, y) in enumerate(loader):
             idx = order[i * 8:(i + 1) * 8]
-            assert isinstance(x, b.xp.ndarray) and x.shape == (len(idx), 1, 32, 32) and x.dtype == np.float32
+            assert isinstance(x, Tensor) and isinstance(x.data, b.xp.ndarray)  # as a PyTorch DataLoader: Tensors
+            assert x.shape == (len(idx), 1, 32, 32) and x.dtype == np.float32
+            x, y = as_array(x), as_array(y)
             assert y.dtype == np.int64
             np.testing.assert_array_equal(y, ds.labels[idx])
             assert_close_f32(x, resize(ds.images[idx], 32), 2 * 28, what="resized batch")

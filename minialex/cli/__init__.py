@@ -18,7 +18,7 @@ import sys
 import traceback
 
 # The subcommands, in the order ``--help`` lists them; each is the module minialex.cli.<name>.
-COMMANDS = ["summary", "gradcheck", "train", "evaluate", "exercise", "trace", "inspect", "bench"]
+COMMANDS = ["summary", "gradcheck", "train", "ablate", "evaluate", "exercise", "trace", "inspect", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:

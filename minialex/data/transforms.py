@@ -35,11 +35,23 @@ def interpolation_matrix(in_size: int, out_size: int) -> np.ndarray:
     """The (out_size, in_size) float64 matrix of bilinear weights described in the module docstring."""
     if in_size < 1 or out_size < 1:
         raise InputError(f"sizes must be positive, got in_size={in_size}, out_size={out_size}")
-    scale = in_size / out_size
-    support = max(scale, 1.0)
-    centres = (np.arange(out_size) + 0.5) * scale
-    w = np.maximum(0.0, 1.0 - np.abs(np.arange(in_size) + 0.5 - centres[:, None]) / support)
-    return w / w.sum(axis=1, keepdims=True)
+    return crop_interpolation(np, np.zeros(1), np.full(1, float(in_size)), in_size, out_size)[0]
+
+
+def crop_interpolation(xp, starts, lengths, in_size: int, out_size: int):
+    """(N, out_size, in_size) weights that resize, for each n, the window ``starts[n] : starts[n] + lengths[n]``
+    of an axis of ``in_size`` pixels to ``out_size`` -- torchvision's crop-then-resize as one matrix per image.
+
+    The same triangle as the module docstring's, with ``in`` the window's length and the centres shifted by its
+    start; pixels outside the window get no weight, so the window's edge pixels repeat as an image's do.
+    """
+    starts, lengths = (xp.asarray(a, dtype=xp.float64)[:, None, None] for a in (starts, lengths))
+    support = xp.maximum(lengths / out_size, 1.0)
+    centres = starts + (xp.arange(out_size, dtype=xp.float64)[None, :, None] + 0.5) * lengths / out_size
+    pixels = xp.arange(in_size, dtype=xp.float64)[None, None, :]
+    inside = (pixels >= starts) & (pixels < starts + lengths)
+    w = xp.maximum(0.0, 1.0 - xp.abs(pixels + 0.5 - centres) / support) * inside
+    return w / w.sum(axis=2, keepdims=True)
 
 
 def _matrix(xp, in_size: int, out_size: int, gain: float = 1.0):
@@ -47,6 +59,16 @@ def _matrix(xp, in_size: int, out_size: int, gain: float = 1.0):
     if key not in _matrices:
         _matrices[key] = xp.asarray((interpolation_matrix(in_size, out_size) * gain).astype(np.float32))
     return _matrices[key]
+
+
+def resize_float(x, size: tuple[int, int]):
+    """(N, C, H, W) float32 -> (N, C, h, w), resized as :func:`resize` does (torchvision's ``Resize`` on tensors,
+    ``antialias=True``); on the array module of ``x``."""
+    xp = array_module(x)
+    n, c, h, w = x.shape
+    out_h, out_w = size
+    rows = _matrix(xp, h, out_h) @ x                                  # (N, C, h, W)
+    return rows @ _matrix(xp, w, out_w).T
 
 
 def resize(images, size: int | None = None):
