@@ -17,6 +17,8 @@ import pytest
 from minialex.kernels import gpu, reference
 from minialex.kernels.geometry import output_hw
 
+from tolerances import rounding_atol, windows_per_pixel
+
 SHAPE = (2, 3, 7, 7)  # tiny: the simulator runs every CUDA thread as Python
 
 GEOMETRIES = {  # (kernel, stride, padding)
@@ -29,7 +31,6 @@ GEOMETRIES = {  # (kernel, stride, padding)
     "k4-s3-p1-last-row-unused": ((4, 4), (3, 3), (1, 1)),
 }
 DTYPES = (np.float32, np.float64)
-TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}
 
 
 def geometries():
@@ -76,6 +77,12 @@ def strided(to_device):
 # Comparison, reported as CS231n does: the worst element, expected vs got, its errors
 
 
+def summed(expected, geometry):
+    """The tolerance of a kernel that sums the windows covering each pixel (tests/tolerances.py)."""
+    (kernel, stride, _) = geometry
+    return dict(atol=rounding_atol(expected, windows_per_pixel(kernel, stride), dtype=expected.dtype))
+
+
 def host(a):
     return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
 
@@ -108,8 +115,8 @@ def check_im2col(to_device, x, geometry):
 
 def check_col2im(to_device, x_shape, geometry, dtype, seed=0):
     col = np.random.default_rng(seed).standard_normal(col_shape(x_shape, geometry)).astype(dtype)
-    assert_matches(gpu.col2im(to_device(col), x_shape, *geometry), reference.col2im(col, x_shape, *geometry),
-                   "col2im", **TOLERANCE[dtype])
+    expected = reference.col2im(col, x_shape, *geometry)
+    assert_matches(gpu.col2im(to_device(col), x_shape, *geometry), expected, "col2im", **summed(expected, geometry))
 
 
 def check_maxpool_forward(to_device, x, geometry):
@@ -124,8 +131,8 @@ def check_maxpool_backward(to_device, x, geometry, seed=0):
     _, argmax = reference.maxpool_forward(x, *geometry)
     gy = np.random.default_rng(seed).standard_normal(argmax.shape).astype(x.dtype)
     got = gpu.maxpool_backward(to_device(gy), to_device(argmax), x.shape, *geometry)
-    assert_matches(got, reference.maxpool_backward(gy, argmax, x.shape, *geometry), "maxpool_backward",
-                   **TOLERANCE[x.dtype.type])
+    expected = reference.maxpool_backward(gy, argmax, x.shape, *geometry)
+    assert_matches(got, expected, "maxpool_backward", **summed(expected, geometry))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -197,15 +204,17 @@ def avg_divisor(x_shape, geometry, ceil_mode, count_include_pad, dtype):
 
 def check_avgpool_forward(to_device, x, geometry, ceil_mode, count_include_pad):
     d = avg_divisor(x.shape, geometry, ceil_mode, count_include_pad, x.dtype)
-    assert_matches(gpu.avgpool_forward(to_device(x), *geometry, to_device(d)),
-                   reference.avgpool_forward(x, *geometry, d), "avgpool_forward", **TOLERANCE[x.dtype.type])
+    expected = reference.avgpool_forward(x, *geometry, d)      # a mean of kh*kw terms
+    assert_matches(gpu.avgpool_forward(to_device(x), *geometry, to_device(d)), expected, "avgpool_forward",
+                   atol=rounding_atol(expected, int(np.prod(geometry[0])), dtype=x.dtype))
 
 
 def check_avgpool_backward(to_device, x_shape, geometry, ceil_mode, count_include_pad, dtype, seed=0):
     d = avg_divisor(x_shape, geometry, ceil_mode, count_include_pad, dtype)
     gy = np.random.default_rng(seed).standard_normal(x_shape[:2] + d.shape).astype(dtype)
     assert_matches(gpu.avgpool_backward(to_device(gy), x_shape, *geometry, to_device(d)),
-                   reference.avgpool_backward(gy, x_shape, *geometry, d), "avgpool_backward", **TOLERANCE[dtype])
+                   reference.avgpool_backward(gy, x_shape, *geometry, d), "avgpool_backward",
+                   **summed(reference.avgpool_backward(gy, x_shape, *geometry, d), geometry))
 
 
 def avg_geometries():

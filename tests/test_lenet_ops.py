@@ -12,7 +12,7 @@ import pytest
 import minialex.nn.functional as F
 from minialex import Tensor, nn, summary
 
-from conftest import assert_close
+from tolerances import assert_close
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional

@@ -4,6 +4,7 @@ the forward."""
 from __future__ import annotations
 
 from ..backend import device_rng, get_backend
+from ..errors import InputError
 from .common import Tensor, as_tensor, check_float
 
 
@@ -22,7 +23,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, generator=None) ->
     y = x * m,  dx = g * m,  with m in {0, 1/(1-p)} drawn from ``generator`` (default: the seeded device stream).
     """
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+        raise InputError(f"dropout: p must be a probability in [0, 1], got {p}")
     x = as_tensor(x)
     check_float(x, "dropout")
     if not training or p == 0.0:

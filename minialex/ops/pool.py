@@ -4,6 +4,7 @@ window's mean (its gradient is shared by the whole window)."""
 from __future__ import annotations
 
 from ..backend import get_backend
+from ..errors import InputError, ShapeError
 from ..kernels.geometry import output_hw, pool_divisors, pool_output_size
 from .common import Tensor, as_tensor, check_float, check_rank, pair
 
@@ -22,11 +23,11 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     stride = kernel if stride is None else pair(stride, "stride", op, 1)
     padding = pair(padding, "padding", op, 0)
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
+        raise InputError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
     n, c, h, w = x.shape
     oh, ow = output_hw(h, w, kernel, stride, padding)
     if oh < 1 or ow < 1:
-        raise ValueError(f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the padded input "
+        raise ShapeError(f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the padded input "
                          f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input shape {x.shape})")
     k = get_backend().kernels
     y, argmax = k.maxpool_forward(x.data, kernel, stride, padding)
@@ -56,14 +57,14 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     stride = kernel if stride is None else pair(stride, "stride", op, 1)
     padding = pair(padding, "padding", op, 0)
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
+        raise ShapeError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
     if divisor_override is not None and (not isinstance(divisor_override, int) or isinstance(divisor_override, bool)
                                          or divisor_override < 1):
-        raise ValueError(f"{op}: divisor_override must be a positive int or None, got {divisor_override!r}")
+        raise ShapeError(f"{op}: divisor_override must be a positive int or None, got {divisor_override!r}")
     n, c, h, w = x.shape
     oh, ow = (pool_output_size(size, k, s, p, ceil_mode) for size, k, s, p in zip((h, w), kernel, stride, padding))
     if oh < 1 or ow < 1:
-        raise ValueError(f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the padded input "
+        raise ShapeError(f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the padded input "
                          f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input shape {x.shape})")
     backend = get_backend()
     if divisor_override is None:

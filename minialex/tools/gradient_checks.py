@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import models, nn
 from ..backend import manual_seed
+from ..errors import ConfigError
 from ..gradcheck import gradcheck
 from ..ops import avg_pool2d, conv2d, cross_entropy, dropout, flatten, linear, max_pool2d, relu, sigmoid, tanh
 from ..tensor import Tensor
@@ -66,7 +67,7 @@ def op_cases(seed: int = 0, algorithms=CONV_ALGORITHMS):
     }
     unknown = set(algorithms) - set(convs)
     if unknown:
-        raise ValueError(f"gradient checks: no conv cases for {sorted(unknown)}; expected some of {sorted(convs)}")
+        raise ConfigError(f"gradient checks: no conv cases for {sorted(unknown)}; expected some of {sorted(convs)}")
     return [case for name in algorithms for case in convs[name]] + [
         ("max_pool2d 3x3 s2", lambda x: max_pool2d(x, 3, 2), [L(2, 3, 7, 8, distinct=True)]),
         ("max_pool2d 2x2 s2 p1", lambda x: max_pool2d(x, 2, 2, 1), [L(2, 2, 5, 5, distinct=True)]),

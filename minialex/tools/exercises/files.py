@@ -11,6 +11,7 @@ import difflib
 import os
 from pathlib import Path
 
+from ...errors import InputError
 from . import NAMES
 
 SOLUTIONS = Path(__file__).parent / "solutions"
@@ -18,7 +19,7 @@ DEFAULT_DIR = "minialex_exercises"
 SOLUTION_BANNER = "# The reference solution, written by `minialex exercise start {name} --solution`.\n"
 
 
-class ExerciseError(ValueError):
+class ExerciseError(InputError):
     pass
 
 
