@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from minialex.cli import main
+from minialex.errors import ConfigError
 from minialex.tools.exercises.files import solution
 from minialex.tools.exercises.properties import SPACES, Space, parse_case, search, shrink
 
@@ -62,7 +63,7 @@ def test_draws_come_from_a_fresh_seed_at_each_check():
 
 
 def test_a_malformed_case_is_one_line():
-    with pytest.raises(ValueError, match="expected key=int items, got 'n:4'"):
+    with pytest.raises(ConfigError, match="expected key=int items, got 'n:4'"):
         parse_case(SPACES["relu"], "n:4 c=1 values=1")
     assert parse_case(SPACES["relu"], "n=2 c=3 values=9") == {"n": 2, "c": 3, "values": 9}
     assert np.all(SPACES["relu"].build({"n": 2, "c": 3}, np.random.default_rng(0))[0] != 0)

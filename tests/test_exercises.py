@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from minialex.cli import main
+from minialex.errors import InputError
 from minialex.tools.exercises import NAMES
 from minialex.tools.exercises.catalog import EXERCISES
 from minialex.tools.exercises.checker import check, compare, value_hints
@@ -90,7 +91,7 @@ def test_cli_unknown_exercise_suggests_a_name(capsys):
 def test_write_refuses_to_overwrite_without_force(tmp_path):
     path = write("linear", str(tmp_path))
     assert path == exercise_path("linear", str(tmp_path))
-    with pytest.raises(ValueError, match="already exists"):
+    with pytest.raises(InputError, match="already exists"):
         write("linear", str(tmp_path), with_solution=True)
 
 

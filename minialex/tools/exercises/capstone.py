@@ -25,9 +25,10 @@ import numpy as np
 
 from ... import models, nn, ops
 from ...backend import backend, get_backend, manual_seed
-from ...data import DataLoader, load_dataset
+from ...errors import ConfigError
+from ...data import DataLoader, as_array, load_dataset
 from ...ops.conv_algorithm import conv_algorithm
-from ...tensor import Tensor, no_grad
+from ...tensor import no_grad
 from . import learner_ops
 
 OPS = ("conv2d", "relu", "max_pool2d", "linear", "dropout", "cross_entropy", "sgd_step", "autograd")
@@ -39,7 +40,7 @@ DEFAULT_BUDGET = "3x2000"
 TEST_IMAGES = 1000
 
 
-class CapstoneError(ValueError):
+class CapstoneError(ConfigError):
     """Bad flags, or an op that still fails its check (the message names it)."""
 
 
@@ -180,8 +181,9 @@ def train_run(modules: dict, budget: Budget, input_size: int, seed: int, train_s
         net.train()
         t, loss_sum, hits = time.perf_counter(), 0.0, 0
         for x, y in train_iter.batches(epoch):
-            logits = net(Tensor(x))
-            loss = loss_fn(logits, y)
+            labels = np.asarray(as_array(y))
+            logits = net(x)
+            loss = loss_fn(logits, labels)
             value = float(loss.item())
             if not math.isfinite(value):
                 steps.append(value)
@@ -191,8 +193,8 @@ def train_run(modules: dict, budget: Budget, input_size: int, seed: int, train_s
             _backward(loss, modules)
             optimizer.step()
             steps.append(value)
-            loss_sum += value * len(y)
-            hits += int((np.asarray(logits.data).argmax(axis=1) == np.asarray(y)).sum())
+            loss_sum += value * len(labels)
+            hits += int((np.asarray(logits.data).argmax(axis=1) == labels).sum())
         record = _epoch(epoch, loss_sum, hits, budget, _test_accuracy(net, test_iter), t)
         epochs.append(record)
         if log:
@@ -211,7 +213,7 @@ def _test_accuracy(net, loader) -> float:
     hits = 0
     with no_grad():
         for x, y in loader.batches(0):
-            hits += int((np.asarray(net(Tensor(x)).data).argmax(axis=1) == np.asarray(y)).sum())
+            hits += int((np.asarray(net(x).data).argmax(axis=1) == np.asarray(as_array(y))).sum())
     return hits / loader.size
 
 

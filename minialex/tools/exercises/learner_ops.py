@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import nn
+from ...errors import ConfigError
 from ...tensor import Tensor, as_tensor
 
 
@@ -42,7 +43,7 @@ def as_op(forward, backward, op: str, n_grads: int):
 
 def square(pair, what: str, layer) -> int:
     if pair[0] != pair[1]:
-        raise ValueError(f"{layer!r}: the exercise takes one int for {what}, this layer has {pair}")
+        raise ConfigError(f"{layer!r}: the exercise takes one int for {what}, this layer has {pair}")
     return pair[0]
 
 
@@ -85,7 +86,7 @@ def _max_pool2d(module):
     def swap(layer):
         k, stride = square(layer.kernel_size, "kernel_size", layer), square(layer.stride, "stride", layer)
         if layer.padding != (0, 0):
-            raise ValueError(f"{layer!r}: the max_pool2d exercise has no padding")
+            raise ConfigError(f"{layer!r}: the max_pool2d exercise has no padding")
         return Swapped(layer, lambda self, x: op(x, k, stride))
     return nn.MaxPool2d, swap
 

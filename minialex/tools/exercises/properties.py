@@ -20,6 +20,8 @@ from typing import Callable
 
 import numpy as np
 
+from ...errors import ConfigError
+
 DRAWS = 30
 
 
@@ -105,16 +107,16 @@ def case_line(params: dict) -> str:
 
 
 def parse_case(space: Space, text: str) -> dict:
-    """``"n=1 c=2 ... values=7"`` -> params (with ``values``); ValueError naming what is wrong."""
+    """``"n=1 c=2 ... values=7"`` -> params (with ``values``); ConfigError naming what is wrong."""
     params = {}
     for item in text.replace(",", " ").split():
         key, sep, value = item.partition("=")
         if not sep or not value.lstrip("-").isdigit():
-            raise ValueError(f"--case: expected key=int items, got {item!r}")
+            raise ConfigError(f"--case: expected key=int items, got {item!r}")
         params[key] = int(value)
     expected = list(space.params) + ["values"]
     if sorted(params) != sorted(expected):
-        raise ValueError(f"--case: expected the keys {' '.join(expected)}, got {' '.join(params) or 'none'}")
+        raise ConfigError(f"--case: expected the keys {' '.join(expected)}, got {' '.join(params) or 'none'}")
     return params
 
 
@@ -165,7 +167,7 @@ def rerun(name: str, path: str, text: str):
     from .catalog import EXERCISES
     from ...backend import backend
     if name not in SPACES:
-        raise ValueError(f"--case: {name} has no random configurations; run the check without --case")
+        raise ConfigError(f"--case: {name} has no random configurations; run the check without --case")
     space, report = SPACES[name], Report(name, path)
     params = parse_case(space, text)
     try:
