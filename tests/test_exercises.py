@@ -296,3 +296,34 @@ def test_avg_pool_gradient_assigned_over_overlapping_windows(tmp_path):
     source = mutant("avg_pool2d", "] += g", "] = g")
     grad = result(check_source(tmp_path, "avg_pool2d", source), "gradient check")
     assert grad.status == "FAIL" and "hint (dx): it fails only where windows overlap" in text(grad)
+
+
+def test_off_by_one_padding_in_the_dx_crop(tmp_path):
+    # the crop ends at h instead of padding + h: with padding 1, dx is one row and one column short
+    source = mutant("conv2d", "dx = dx_pad[:, :, padding:padding + h, padding:padding + wd]",
+                    "dx = dx_pad[:, :, padding:h, padding:wd]")
+    report = check_source(tmp_path, "conv2d", source)
+    shapes = result(report, "shapes")
+    assert shapes.status == "FAIL" and shapes.summary == "3 of 8 configs wrong"
+    assert "dx has shape (2, 3, 4, 5), expected (2, 3, 5, 6) (the shape of x)" in text(shapes)
+    assert "it fails only where padding > 0" in text(shapes)
+
+
+def test_list_shows_in_ladder_order_which_exercises_pass(tmp_path, capsys):
+    d = str(tmp_path)
+    for name, how in (("relu", "--solution"), ("linear", None), ("sigmoid", "--solution"), ("conv2d", None)):
+        assert main(["exercise", "start", name, "--dir", d] + ([how] if how else [])) == 0
+    assert main(["exercise", "check", "relu", "--dir", d]) == 0
+    assert main(["exercise", "check", "linear", "--dir", d]) == 1
+    assert main(["exercise", "check", "sigmoid", "--dir", d]) == 0
+    with open(exercise_path("sigmoid", d), "a") as f:
+        f.write("\n# edited after its check\n")
+    capsys.readouterr()
+    assert main(["exercise", "list", "--dir", d]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines()[1:len(NAMES) + 1]]
+    assert [r[1] for r in rows] == list(NAMES) and [r[0] for r in rows] == [str(i) for i in range(1, len(NAMES) + 1)]
+    state = {r[1]: r[2] for r in rows}
+    assert (state["relu"], state["linear"], state["sigmoid"], state["conv2d"], state["autograd"]) == \
+        ("passes", "fails", "changed", "unchecked", "-")
+    assert f"1 of {len(NAMES)} pass." in out
