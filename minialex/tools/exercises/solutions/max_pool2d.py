@@ -41,7 +41,9 @@ def max_pool2d_backward(dout, cache):
     x_shape, winner, k, stride = cache
     oh, ow = dout.shape[2:]
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    for p in range(k):
-        for q in range(k):
+    # offsets from the last to the first: an element then receives its windows' gradients in the windows' row-major
+    # order, the order minialex's kernel adds them in, so float32 sums round alike
+    for p in reversed(range(k)):
+        for q in reversed(range(k)):
             dx[:, :, p:p + stride * oh:stride, q:q + stride * ow:stride] += np.where(winner == p * k + q, dout, 0)
     return dx
