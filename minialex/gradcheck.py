@@ -109,7 +109,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     for name, t in zip(names, inputs):
         if not t.requires_grad:
             continue
-        analytic = get_backend().to_numpy(t.grad if t.grad is not None else xp.zeros(t.shape))
+        analytic = get_backend().to_numpy(t.grad.data if t.grad is not None else xp.zeros(t.shape))
         count = t.size if max_elements is None else min(max_elements, t.size)
         chosen = np.arange(t.size) if count == t.size else rng.choice(t.size, count, replace=False)
         worst = (-1.0, (0,) * t.ndim, 0.0, 0.0)  # (relative error, index, numeric, analytic)

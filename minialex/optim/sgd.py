@@ -53,7 +53,7 @@ class SGD:
             for i, p in enumerate(self.params):
                 if p.grad is None:
                     continue
-                g = p.grad
+                g = p.grad.data
                 if weight_decay:
                     g = g + weight_decay * p.data
                 if momentum:
