@@ -18,7 +18,7 @@ import numpy as np
 
 from .backend import get_backend
 from .errors import InputError, InputTypeError
-from .tensor import Tensor
+from .autograd import Tensor
 
 
 class GradcheckError(AssertionError):
@@ -39,7 +39,7 @@ class InputReport:
 
     def __str__(self):
         status = "ok" if self.ok else "FAIL"
-        return (f"{self.name} {self.shape}: {status}  max rel error {self.max_rel_error:.2e}, max abs error "
+        return (f"{self.name} {tuple(self.shape)}: {status}  max rel error {self.max_rel_error:.2e}, max abs error "
                 f"{self.max_abs_error:.2e} over {self.checked} elements; worst at {self.worst_index}: "
                 f"numeric {self.numeric:.8g}, analytic {self.analytic:.8g}")
 

@@ -169,7 +169,7 @@ def test_a_fresh_weight_gradient_is_kept_without_a_copy(layer):
     import weakref
 
     from minialex import nn
-    from minialex.tensor import observe_ops
+    from minialex.autograd import observe_ops
     net, x = (nn.Linear(4, 3), np.ones((5, 4), np.float32)) if layer == "linear" else \
         (nn.Conv2d(2, 3, 3), np.ones((2, 2, 6, 6), np.float32))
     returned = []

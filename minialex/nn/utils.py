@@ -1,7 +1,7 @@
 """Gradient clipping with PyTorch's names and semantics: ``nn.utils.clip_grad_norm_``, ``nn.utils.clip_grad_value_``.
 
 Both change each parameter's ``.grad`` array in place, which is safe because a leaf owns its gradient (see
-:mod:`minialex.tensor`). Parameters without a gradient are skipped.
+:mod:`minialex.autograd`). Parameters without a gradient are skipped.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from ..backend import get_backend
-from ..tensor import Tensor
+from ..autograd import Tensor
 
 
 def _grads(parameters) -> list:

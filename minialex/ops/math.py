@@ -10,7 +10,7 @@ import operator
 
 from ..backend import get_backend
 from ..errors import InputError, ShapeError
-from ..tensor import Tensor, as_tensor
+from ..autograd import Tensor, as_tensor
 
 
 def unbroadcast(g, shape):
@@ -67,7 +67,7 @@ def matmul(a, b) -> Tensor:
     """(m, k) @ (k, n): dA = G B^T, dB = A^T G."""
     a, b = _binary(a, b)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
-        raise ShapeError(f"matmul: expected (m, k) @ (k, n) matrices, got {a.shape} @ {b.shape}")
+        raise ShapeError(f"matmul: expected (m, k) @ (k, n) matrices, got {tuple(a.shape)} @ {tuple(b.shape)}")
     return Tensor.from_op(a.data @ b.data, (a, b), lambda g: (g @ b.data.T, a.data.T @ g), "matmul")
 
 
@@ -95,7 +95,7 @@ def reshape(a, *shape) -> Tensor:
     try:
         out = a.data.reshape(shape)
     except ValueError:
-        raise ShapeError(f"reshape: cannot view a tensor of shape {a.shape} ({a.size} elements) as {tuple(shape)}") \
+        raise ShapeError(f"reshape: cannot view a tensor of shape {tuple(a.shape)} ({a.size} elements) as {tuple(shape)}") \
             from None
     return Tensor.from_op(out, (a,), lambda g: (g.reshape(a.shape),), "reshape")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import get_backend
 from ..errors import ConfigError
-from ..tensor import no_grad
+from ..autograd import no_grad
 
 HYPERPARAMETERS = ("lr", "momentum", "weight_decay")
 

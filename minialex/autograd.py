@@ -94,8 +94,9 @@ class Size(tuple):
         return f"minialex.Size({list(self)})"
 
     def __format__(self, spec):
-        # f-strings (the library's error messages) keep the tuple form, (N, C, H, W), as the text around it reads
-        return tuple.__repr__(self) if spec == "" else format(tuple(self), spec)
+        # f"{x.shape}" prints what print(x.shape) prints, as PyTorch's (a width aligns that text); the library's
+        # own messages write tuple(x.shape), the (N, C, H, W) form the text around it reads in
+        return format(repr(self), spec)
 
     def numel(self) -> int:
         return math.prod(self)
@@ -161,7 +162,7 @@ class Tensor:
 
     def item(self) -> float:
         if self.size != 1:
-            raise ShapeError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+            raise ShapeError(f"item() needs a tensor with one element, this one has shape {tuple(self.shape)}")
         return self.data.reshape(()).item()
 
     def __float__(self) -> float:
@@ -225,7 +226,7 @@ class Tensor:
         if value is not None:
             value = value if isinstance(value, Tensor) else Tensor(value)
             if value.shape != self.shape:
-                raise ShapeError(f"grad: assigned a gradient of shape {value.shape} to a tensor of shape {self.shape}")
+                raise ShapeError(f"grad: assigned a gradient of shape {tuple(value.shape)} to a tensor of shape {tuple(self.shape)}")
         self._grad = value
 
     def _records_graph(self) -> bool:
@@ -335,11 +336,11 @@ class Tensor:
         xp = get_backend().xp
         if grad is None:
             if self.size != 1:
-                raise RuntimeError(f"backward() without a gradient needs a scalar; this tensor has shape {self.shape}")
+                raise RuntimeError(f"backward() without a gradient needs a scalar; this tensor has shape {tuple(self.shape)}")
             grad = xp.ones(self.data.shape, dtype=self.dtype)
         grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.dtype)
         if grad.shape != self.data.shape:
-            raise ShapeError(f"backward(): gradient shape {tuple(grad.shape)} does not match tensor shape {self.shape}")
+            raise ShapeError(f"backward(): gradient shape {tuple(grad.shape)} does not match tensor shape {tuple(self.shape)}")
 
         root = self._graph_entry()
         grads = {id(root): grad}
