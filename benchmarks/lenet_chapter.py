@@ -4,7 +4,7 @@ The chapter's text is read from docs/porting_from_d2l.md (the code block tests/t
 each seed runs it in a fresh Python process, one after another (never side by side), after
 ``minialex.manual_seed(seed)``, which fixes the weight init and the loader's shuffling. The run's closing lines
 (``loss ..., train acc ..., test acc ...`` and ``... examples/sec on cpu``) are parsed, its wall time measured, and
-everything goes into one JSON file with the machine it ran on::
+everything goes into one JSON file with the machine it ran on and, per seed, the commit it ran::
 
     nice -n 10 python benchmarks/lenet_chapter.py --seeds 0 1 2 --out benchmarks/results/lenet_chapter.json
 
@@ -75,7 +75,7 @@ def run_seed(seed: int, text: str, engine: str) -> dict:
     program = f"import minialex\nminialex.manual_seed({seed})\n" + text
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
            "MINIALEX_BACKEND": engine, "MPLBACKEND": "Agg"}
-    load_before = os.getloadavg()
+    load_before, code = os.getloadavg(), git_commit()  # per seed: the code this process imports
     with tempfile.TemporaryDirectory() as workdir:  # the Animator's figure lands here, not in the repo
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-c", program], cwd=workdir, env=env, capture_output=True, text=True)
@@ -86,7 +86,7 @@ def run_seed(seed: int, text: str, engine: str) -> dict:
     if match is None:
         raise SystemExit(f"seed {seed}: no closing lines in the output:\n{done.stdout[-2000:]}")
     row = {k: (v if k == "device" else float(v)) for k, v in match.groupdict().items()}
-    return {"seed": seed, **row, "wall_s": round(wall, 1), "load_average_before": load_before,
+    return {"seed": seed, **row, **code, "wall_s": round(wall, 1), "load_average_before": load_before,
             "load_average_after": os.getloadavg(), "stdout_tail": done.stdout.splitlines()[-3:]}
 
 
