@@ -14,7 +14,7 @@ import numpy as np
 
 import minialex
 from minialex import models, ops, optim
-from minialex.tensor import Tensor
+from minialex.autograd import Tensor
 
 
 def measure(size: int, batch: int, steps: int) -> tuple[float, float]:

@@ -17,14 +17,14 @@ from .backend import get_backend, manual_seed, use_backend
 from .gradcheck import gradcheck
 from .ops.conv_algorithm import conv_algorithm, get_conv_algorithm, use_conv_algorithm
 from .summary import summary
-from .tensor import Tensor, no_grad
+from .autograd import Tensor, no_grad
 
 from . import models, nn, optim  # noqa: E402
-from .tensor import Size  # noqa: E402
+from .autograd import Size  # noqa: E402
 
-# PyTorch's factories and dtype names, so ``import minialex as torch`` runs d2l's cells. Imported last: the
-# function ``tensor`` takes the attribute name ``minialex.tensor`` from the module (still importable as
-# ``from minialex.tensor import Tensor``: Python finds loaded modules in sys.modules, not by attribute).
+# PyTorch's factories and dtype names, so ``import minialex as torch`` runs d2l's cells. ``minialex.tensor`` is
+# the factory, as ``torch.tensor`` is; the Tensor class and the graph live in ``minialex.autograd`` (no module is
+# named ``tensor``, so ``import minialex.tensor`` cannot return a function where a module was meant).
 from .creation import arange, ones, rand, randn, tensor, zeros  # noqa: E402
 from .devices import device  # noqa: E402
 from .ops import argmax, cat, exp, log, matmul, mean, softmax, sum  # noqa: E402,A004

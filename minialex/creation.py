@@ -20,7 +20,7 @@ import numpy as np
 
 from .backend import get_backend, host_rng
 from .errors import InputError
-from .tensor import DEFAULT_DTYPE, Tensor
+from .autograd import DEFAULT_DTYPE, Tensor
 
 __all__ = ["randn", "rand", "zeros", "ones", "tensor", "arange"]
 

@@ -32,7 +32,9 @@ from .devices import Device
 from .models import xavier_init
 from .nn import Module
 from .optim import SGD
-from .tensor import Tensor, as_tensor, no_grad
+from .autograd import Tensor
+from .training import metrics
+from .training.evaluate import predict
 from .training.loop import train
 
 __all__ = ["Device", "try_gpu", "try_all_gpus", "load_data_fashion_mnist", "Timer", "Accumulator", "accuracy",
@@ -126,37 +128,25 @@ def _host(a) -> np.ndarray:
 
 def accuracy(y_hat, y) -> float:
     """The number of correct predictions (a float, as d2l's): rows of logits ``y_hat`` (N, C) whose arg-max is the
-    label ``y`` (N,), or predicted labels ``y_hat`` (N,) equal to ``y``. Tensors or arrays of any engine."""
-    y_hat, y = _host(y_hat), _host(y)
-    if y_hat.ndim > 1 and y_hat.shape[1] > 1:
-        y_hat = y_hat.argmax(axis=1)
-    y_hat = y_hat.reshape(-1)
-    if y_hat.shape != y.reshape(-1).shape:
-        raise InputError(f"accuracy: {y_hat.shape[0]} predictions for {y.size} labels")
-    return float((y_hat.astype(y.dtype) == y.reshape(-1)).sum())
+    label ``y`` (N,), or predicted labels ``y_hat`` (N,) equal to ``y``. Tensors or arrays of any engine; the count
+    is :func:`minialex.training.metrics.correct`'s, the one the training loop reports."""
+    return float(metrics.correct(_host(y_hat), _host(y)))  # on the host: the two may be of different engines
 
 
 def evaluate_accuracy_gpu(net, data_iter, device=None) -> float:
     """The fraction of ``data_iter``'s examples ``net`` classifies right, in eval mode and without gradients.
 
     As d2l's: each batch goes ``.to(device)`` first, ``device`` defaulting to where the network's parameters are
-    (a no-op for the batches minialex's loaders make); ``data_iter`` is any iterable of ``(X, y)`` batches.
+    (a no-op for the batches minialex's loaders make); ``data_iter`` is any iterable of ``(X, y)`` batches. The loop
+    is :func:`minialex.training.evaluate.predict`'s, the training loop's test pass.
     """
-    if isinstance(net, Module):
-        net.eval()
-        if device is None:
-            device = next(iter(net.parameters())).device
+    if isinstance(net, Module) and device is None:
+        device = next(iter(net.parameters())).device
     device = None if device is None else Device.parse(device).check_available()
-    metric = Accumulator(2)  # correct predictions, examples
-    with no_grad():
-        for X, y in data_iter:
-            X, y = as_tensor(X), as_tensor(y)
-            if device is not None:
-                X, y = X.to(device), y.to(device)
-            metric.add(accuracy(net(X), y), y.numel())
-    if metric[1] == 0:
+    logits, labels = predict(net, data_iter, device=device)
+    if not len(labels):
         raise InputError("evaluate_accuracy_gpu: data_iter gave no examples")
-    return metric[0] / metric[1]
+    return metrics.accuracy(logits, labels)
 
 
 # --- the live plot ---------------------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ def to_arguments(what: str, args: tuple, kwargs: dict):
     unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy"}
     if unknown:
         raise InputTypeError(f"{what}: unexpected keyword argument(s) {sorted(unknown)}")
-    from .tensor import Tensor  # tensor.py imports this module
+    from .autograd import Tensor  # autograd.py imports this module
     target, dtype = kwargs.get("device"), kwargs.get("dtype")
     for arg in args:
         if isinstance(arg, Tensor):

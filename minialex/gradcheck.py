@@ -18,7 +18,7 @@ import numpy as np
 
 from .backend import get_backend
 from .errors import InputError, InputTypeError
-from .tensor import Tensor
+from .autograd import Tensor
 
 
 class GradcheckError(AssertionError):
@@ -39,7 +39,7 @@ class InputReport:
 
     def __str__(self):
         status = "ok" if self.ok else "FAIL"
-        return (f"{self.name} {self.shape}: {status}  max rel error {self.max_rel_error:.2e}, max abs error "
+        return (f"{self.name} {tuple(self.shape)}: {status}  max rel error {self.max_rel_error:.2e}, max abs error "
                 f"{self.max_abs_error:.2e} over {self.checked} elements; worst at {self.worst_index}: "
                 f"numeric {self.numeric:.8g}, analytic {self.analytic:.8g}")
 
@@ -109,7 +109,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     for name, t in zip(names, inputs):
         if not t.requires_grad:
             continue
-        analytic = get_backend().to_numpy(t.grad if t.grad is not None else xp.zeros(t.shape))
+        analytic = get_backend().to_numpy(t.grad.data if t.grad is not None else xp.zeros(t.shape))
         count = t.size if max_elements is None else min(max_elements, t.size)
         chosen = np.arange(t.size) if count == t.size else rng.choice(t.size, count, replace=False)
         worst = (-1.0, (0,) * t.ndim, 0.0, 0.0)  # (relative error, index, numeric, analytic)

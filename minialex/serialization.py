@@ -19,7 +19,7 @@ import numpy as np
 
 from .backend import get_backend
 from .errors import CheckpointError, InputTypeError
-from .tensor import Tensor
+from .autograd import Tensor
 
 # the key under which a single saved tensor is stored (a state dict's names are never this)
 _ONE_TENSOR = "__minialex_tensor__"

@@ -12,7 +12,7 @@ import pytest
 import minialex
 from minialex import Tensor, backend, no_grad
 from minialex.ops import conv_algorithm
-from minialex.tensor import is_grad_enabled, observe_ops
+from minialex.autograd import is_grad_enabled, observe_ops
 
 
 class Worker(threading.Thread):

@@ -129,7 +129,7 @@ def test_dtype_names_are_numpys_and_compare_with_tensor_dtypes():
 
 
 def test_the_factory_named_tensor_leaves_the_module_importable():
-    from minialex.tensor import Tensor
+    from minialex.autograd import Tensor
     assert isinstance(minialex.tensor([1.0]), Tensor) and minialex.Tensor is Tensor
 
 
@@ -137,7 +137,7 @@ def test_size_prints_as_pytorchs_and_compares_as_a_tuple():
     s = minialex.randn(1, 96, 54, 54).shape
     assert isinstance(s, minialex.Size) and s == (1, 96, 54, 54) and hash(s) == hash((1, 96, 54, 54))
     assert repr(s) == str(s) == "minialex.Size([1, 96, 54, 54])"
-    assert f"got shape {s}" == "got shape (1, 96, 54, 54)"  # f-strings in error messages keep the tuple form
+    assert f"got shape {tuple(s)}" == "got shape (1, 96, 54, 54)"  # the form the library's messages write
     assert s.numel() == 96 * 54 * 54 and minialex.Size(()).numel() == 1
     assert s[1:] == (96, 54, 54) and np.zeros(s).shape == s
 
@@ -155,3 +155,21 @@ def test_d2ls_shape_loop_runs_as_written():
     assert lines[0] == "Conv2d output shape:\t minialex.Size([1, 96, 54, 54])"
     assert lines[12] == "MaxPool2d output shape:\t minialex.Size([1, 256, 5, 5])"
     assert lines[-1] == "Linear output shape:\t minialex.Size([1, 10])"
+
+
+def test_minialex_tensor_is_the_factory_and_no_module_hides_behind_it():
+    """``minialex.tensor`` is torch.tensor's factory; no submodule of that name exists for it to shadow, so an
+    ``import minialex.tensor`` does not hand back a function where a module was meant."""
+    import importlib
+    import importlib.util
+    import sys
+    assert callable(minialex.tensor) and isinstance(minialex.tensor([1.0]), minialex.Tensor)
+    assert importlib.util.find_spec("minialex.tensor") is None and "minialex.tensor" not in sys.modules
+    assert importlib.import_module("minialex.autograd").Tensor is minialex.Tensor
+
+
+def test_a_shape_in_an_f_string_prints_as_print_shows_it():
+    x = minialex.zeros(2, 3)
+    assert f"{x.shape}" == str(x.shape) == repr(x.shape) == "minialex.Size([2, 3])"
+    assert f"{x.shape:>24}" == "   minialex.Size([2, 3])"
+    assert x.shape == (2, 3)  # still a tuple

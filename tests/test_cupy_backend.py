@@ -135,7 +135,7 @@ def test_winograd_conv2d_on_the_gpu_equals_numpy(kernel, padding, side):
             xt, wt = Tensor(b.asarray(x), requires_grad=True), Tensor(b.asarray(w), requires_grad=True)
             y = conv2d(xt, wt, None, 1, padding, algorithm="winograd")
             y.backward(b.asarray(g))
-            results[engine] = [b.to_numpy(a) for a in (y.data, xt.grad, wt.grad)]
+            results[engine] = [b.to_numpy(a) for a in (y.data, xt.grad.data, wt.grad.data)]
     for ours, reference_ in zip(results["cupy"], results["numpy"]):
         np.testing.assert_allclose(ours, reference_, rtol=1e-9, atol=1e-9 * np.abs(reference_).max())
 

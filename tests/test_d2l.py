@@ -122,6 +122,21 @@ def test_evaluate_accuracy_refuses_a_device_that_is_not_here(monkeypatch):
         d2l.evaluate_accuracy_gpu(identity_classifier(), [])
 
 
+def test_d2ls_accuracy_and_evaluation_are_the_training_loops_own(monkeypatch):
+    """One prediction loop and one count: d2l's names call training.evaluate.predict and training.metrics."""
+    import sys
+    from minialex.training import metrics
+    evaluate = sys.modules["minialex.training.evaluate"]  # the module (the package's ``evaluate`` is a function)
+    assert d2l.predict is evaluate.predict
+    calls = []
+    monkeypatch.setattr(metrics, "correct", lambda *a, real=metrics.correct: calls.append("correct") or real(*a))
+    monkeypatch.setattr(d2l, "predict", lambda *a, real=evaluate.predict, **k: calls.append("predict")
+                        or real(*a, **k))
+    assert d2l.accuracy(np.eye(2), np.array([0, 0])) == 1.0
+    assert d2l.evaluate_accuracy_gpu(lambda X: X, BATCHES) == pytest.approx(2 / 3)  # a plain function as the net
+    assert calls[:2] == ["correct", "predict"]
+
+
 # --- data ------------------------------------------------------------------------------------------------------
 
 def test_load_data_fashion_mnist_gives_d2ls_batches():

@@ -17,3 +17,12 @@ def test_confusion_rows_are_true_classes_and_per_class_accuracy_is_their_recall(
     assert confusion.tolist() == [[1, 1, 0], [0, 1, 1], [0, 0, 0]]
     recall = per_class_accuracy(confusion)
     assert recall[:2].tolist() == [0.5, 0.5] and np.isnan(recall[2])  # class 2 has no examples
+
+
+def test_correct_takes_predicted_labels_too_and_refuses_mismatched_lengths():
+    import pytest
+    labels = np.array([0, 1, 1])
+    assert correct(np.array([0, 1, 0]), labels) == 2 and correct(np.array([[0], [1], [0]]), labels) == 2
+    assert accuracy(np.eye(3), labels) == 2 / 3
+    with pytest.raises(ValueError, match="2 predictions for 3 labels"):
+        correct(np.eye(2), labels)

@@ -136,9 +136,9 @@ def test_leaves_of_one_add_get_gradients_of_their_own():
 def test_a_sums_gradient_is_a_writable_array_not_a_broadcast_view():
     c = Tensor(np.ones((2, 3)), requires_grad=True)
     c.sum().backward()
-    assert c.grad.flags.writeable and c.grad.base is None and c.grad.strides != (0, 0)
+    assert c.grad.data.flags.writeable and c.grad.data.base is None and c.grad.data.strides != (0, 0)
     c.grad *= 0.5
-    c.grad[0] = 0.0  # zeroing in place, as PyTorch code does with p.grad.zero_()
+    c.grad[0] = 0.0
     np.testing.assert_array_equal(c.grad, [[0, 0, 0], [0.5, 0.5, 0.5]])
 
 
@@ -169,7 +169,7 @@ def test_a_fresh_weight_gradient_is_kept_without_a_copy(layer):
     import weakref
 
     from minialex import nn
-    from minialex.tensor import observe_ops
+    from minialex.autograd import observe_ops
     net, x = (nn.Linear(4, 3), np.ones((5, 4), np.float32)) if layer == "linear" else \
         (nn.Conv2d(2, 3, 3), np.ones((2, 2, 6, 6), np.float32))
     returned = []
@@ -185,4 +185,93 @@ def test_a_fresh_weight_gradient_is_kept_without_a_copy(layer):
         y = net(Tensor(x))
     y.sum().backward()
     assert len(returned) == 2
-    assert returned[0]() is net.weight.grad and returned[1]() is net.bias.grad
+    assert returned[0]() is net.weight.grad.data and returned[1]() is net.bias.grad.data
+
+
+# --- .grad is a Tensor: the in-place idioms PyTorch code writes ---------------------------------------------------
+
+def _both(values):
+    """A minialex and a PyTorch leaf with the same values, each after (x * x).sum().backward()."""
+    torch = pytest.importorskip("torch")
+    ours = Tensor(np.array(values), requires_grad=True)
+    theirs = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    for x in (ours, theirs):
+        (x * x).sum().backward()
+    return ours, theirs
+
+
+def test_grad_is_a_tensor_that_zero_scale_and_norm_work_on_in_place_as_pytorchs():
+    ours, theirs = _both([1.0, -2.0, 3.0])
+    assert isinstance(ours.grad, Tensor) and not ours.grad.requires_grad and ours.grad is ours.grad
+    for x in (ours, theirs):
+        x.grad *= 0.5
+        x.grad.data[0] = 7.0  # .data is the same storage in both
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    for p in (1, 2, 3, float("inf"), "fro"):
+        assert ours.grad.norm(p).item() == pytest.approx(theirs.grad.norm(p).item(), rel=1e-12), p
+    assert ours.grad.zero_() is ours.grad
+    np.testing.assert_array_equal(ours.grad.numpy(), [0.0, 0.0, 0.0])
+    (ours * ours).sum().backward()  # a later pass adds into the zeroed gradient
+    np.testing.assert_array_equal(ours.grad.numpy(), [2.0, -4.0, 6.0])
+
+
+def test_grad_in_place_methods_match_pytorchs():
+    ours, theirs = _both([1.0, -2.0, 3.0, 0.5])
+    for x in (ours, theirs):
+        x.grad.mul_(3.0).add_(1.0).sub_(0.5, alpha=2).div_(2.0).clamp_(-4.0, 4.0)
+        x.grad[1] = 9.0
+        x.grad /= 3.0
+        x.grad -= 1.0
+        x.grad += 0.25
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-15)
+    assert bool((ours.grad == ours.grad).all())
+
+
+def test_assigning_a_gradient_checks_its_shape_and_wraps_an_array():
+    x = Tensor(np.zeros(3), requires_grad=True)
+    x.grad = np.ones(3)
+    assert isinstance(x.grad, Tensor) and x.grad.numpy().tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match=r"gradient of shape \(2,\) to a tensor of shape \(3,\)"):
+        x.grad = np.ones(2)
+
+
+def test_in_place_arithmetic_under_no_grad_updates_the_parameter_itself():
+    """d2l's from-scratch sgd: ``param -= lr * param.grad / batch_size`` under no_grad changes the parameter."""
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    params = [w]
+    (w * w).sum().backward()
+    with no_grad():
+        for param in params:
+            param -= 0.5 * param.grad / 2
+            param.grad.zero_()
+    np.testing.assert_array_equal(w.numpy(), [0.5, 1.0])
+    assert w.is_leaf and w.requires_grad
+
+
+def test_in_place_arithmetic_on_a_tensor_that_records_gradients_makes_a_new_node():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 1.0
+    before = y
+    y *= 3.0  # as y = y * 3.0: the graph stays right
+    assert y is not before and before.numpy().tolist() == [1.0, 2.0]
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    with pytest.raises(RuntimeError, match="no_grad"):
+        x.mul_(2.0)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        x[0] = 5.0
+
+
+def test_a_tensors_truth_is_its_one_elements_as_pytorchs():
+    assert Tensor([3.0])[0] == 3.0
+    assert not (Tensor([3.0])[0] == 4.0)
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(Tensor([1.0, 2.0]))
+
+
+def test_norm_and_abs_gradients_against_finite_differences():
+    from minialex.gradcheck import gradcheck
+    x = Tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    for p in (1.5, 2, 3, float("inf")):
+        assert gradcheck(lambda t: t.norm(p), [x]).ok, p
+    assert gradcheck(lambda t: abs(t * 1.0), [x]).ok

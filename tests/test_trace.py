@@ -10,7 +10,7 @@ from minialex.kernels import reference
 from minialex.ops import winograd
 from minialex.cli import main
 from minialex.ops import cross_entropy, relu
-from minialex.tensor import Tensor
+from minialex.autograd import Tensor
 from minialex.tools.trace import recording, trace_step, winograd_bytes
 
 

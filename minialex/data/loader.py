@@ -6,7 +6,7 @@ import numpy as np
 
 from ..backend import get_backend, host_rng
 from ..errors import ConfigError
-from ..tensor import Tensor
+from ..autograd import Tensor
 from .augment import AUGMENT_STREAM, apply
 from .dataset import Dataset
 from .transforms import resize as resize_images

@@ -9,13 +9,13 @@ import numpy as np
 
 from ..backend import get_backend, host_rng
 from ..errors import ConfigError, ShapeError
-from ..tensor import Tensor
+from ..autograd import Tensor
 
 
 def fan_in_and_fan_out(t: Tensor) -> tuple[int, int]:
     """As PyTorch: Linear (out, in) -> (in, out); Conv2d (out, in, kh, kw) -> (in*kh*kw, out*kh*kw)."""
     if t.ndim < 2:
-        raise ShapeError(f"fan in/out need a weight with at least 2 dimensions, got shape {t.shape}")
+        raise ShapeError(f"fan in/out need a weight with at least 2 dimensions, got shape {tuple(t.shape)}")
     receptive = math.prod(t.shape[2:])
     return t.shape[1] * receptive, t.shape[0] * receptive
 

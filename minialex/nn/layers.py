@@ -12,7 +12,7 @@ from ..errors import ConfigError, InputError, InputTypeError, ShapeError
 from ..kernels.geometry import output_hw, pool_output_size
 from ..ops import conv_algorithm
 from ..ops.common import pair
-from ..tensor import DEFAULT_DTYPE
+from ..autograd import DEFAULT_DTYPE
 from .module import Module, Parameter
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from .. import devices
 from ..backend import get_backend
 from ..errors import InputError, InputTypeError, ShapeError
-from ..tensor import Tensor
+from ..autograd import Tensor
 
 
 class Parameter(Tensor):
@@ -141,7 +141,7 @@ class Module:
             value = state[name]
             if tuple(value.shape) != p.shape:
                 raise ShapeError(f"load_state_dict: {name} has shape {tuple(value.shape)} in the state, "
-                                 f"{p.shape} in the model")
+                                 f"{tuple(p.shape)} in the model")
             p.data = get_backend().asarray(value, dtype=p.dtype)
 
     # --- printing ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Gradient clipping with PyTorch's names and semantics: ``nn.utils.clip_grad_norm_``, ``nn.utils.clip_grad_value_``.
 
-Both change each parameter's ``.grad`` in place, which is safe because a leaf owns its gradient (see
-:mod:`minialex.tensor`). Parameters without a gradient are skipped.
+Both change each parameter's ``.grad`` array in place, which is safe because a leaf owns its gradient (see
+:mod:`minialex.autograd`). Parameters without a gradient are skipped.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 
 from ..backend import get_backend
-from ..tensor import Tensor
+from ..autograd import Tensor
 
 
 def _grads(parameters) -> list:
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    return [p.grad for p in params if p.grad is not None]
+    return [p.grad.data for p in params if p.grad is not None]
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import InputError, ShapeError
-from ..tensor import Tensor, as_tensor
+from ..autograd import Tensor, as_tensor
 
 
 def pair(value, name: str, op: str, minimum: int = 0) -> tuple[int, int]:
@@ -42,7 +42,7 @@ def mm(a, b):
 
 def check_rank(t: Tensor, rank: int, op: str, layout: str) -> None:
     if t.ndim != rank:
-        raise ShapeError(f"{op}: expected a {rank}-D input {layout}, got shape {t.shape}")
+        raise ShapeError(f"{op}: expected a {rank}-D input {layout}, got shape {tuple(t.shape)}")
 
 
 __all__ = ["Tensor", "as_tensor", "pair", "check_float", "check_same_dtype", "check_rank", "mm"]

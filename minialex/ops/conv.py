@@ -35,9 +35,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     n, c, h, w = x.shape
     oc, wc, kh, kw = weight.shape
     if c != wc:
-        raise ShapeError(f"{op}: expected input with {wc} channels, shape (N, {wc}, H, W), got {x.shape}")
+        raise ShapeError(f"{op}: expected input with {wc} channels, shape (N, {wc}, H, W), got {tuple(x.shape)}")
     if bias is not None and bias.shape != (oc,):
-        raise ShapeError(f"{op}: expected bias of shape ({oc},), got {bias.shape}")
+        raise ShapeError(f"{op}: expected bias of shape ({oc},), got {tuple(bias.shape)}")
     if kh > h + 2 * padding[0] or kw > w + 2 * padding[1]:
         raise ShapeError(f"{op}: kernel {kh}x{kw} is larger than the padded input "
                          f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input {h}x{w}, padding {padding})")

@@ -15,7 +15,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     check_float(x, op)
     check_same_dtype(op, input=x, weight=weight, bias=bias)
     if x.shape[1] != weight.shape[1]:
-        raise ShapeError(f"{op}: expected input of shape (N, {weight.shape[1]}), got {x.shape}")
+        raise ShapeError(f"{op}: expected input of shape (N, {weight.shape[1]}), got {tuple(x.shape)}")
     y = mm(x.data, weight.data.T)
     if bias is not None:
         y += bias.data
@@ -33,6 +33,6 @@ def flatten(x: Tensor, start_dim: int = 1) -> Tensor:
     """Merge every axis from ``start_dim`` on: (N, C, H, W) -> (N, C*H*W). The gradient is reshaped back."""
     x = as_tensor(x)
     if not 0 <= start_dim < max(x.ndim, 1):
-        raise ShapeError(f"flatten: start_dim {start_dim} out of range for a {x.ndim}-D input of shape {x.shape}")
+        raise ShapeError(f"flatten: start_dim {start_dim} out of range for a {x.ndim}-D input of shape {tuple(x.shape)}")
     out = x.data.reshape(x.shape[:start_dim] + (-1,))
     return Tensor.from_op(out, (x,), lambda g: (g.reshape(x.shape),), "flatten")

@@ -10,7 +10,7 @@ import operator
 
 from ..backend import get_backend
 from ..errors import InputError, ShapeError
-from ..tensor import Tensor, as_tensor
+from ..autograd import Tensor, as_tensor
 
 
 def unbroadcast(g, shape):
@@ -67,7 +67,7 @@ def matmul(a, b) -> Tensor:
     """(m, k) @ (k, n): dA = G B^T, dB = A^T G."""
     a, b = _binary(a, b)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
-        raise ShapeError(f"matmul: expected (m, k) @ (k, n) matrices, got {a.shape} @ {b.shape}")
+        raise ShapeError(f"matmul: expected (m, k) @ (k, n) matrices, got {tuple(a.shape)} @ {tuple(b.shape)}")
     return Tensor.from_op(a.data @ b.data, (a, b), lambda g: (g @ b.data.T, a.data.T @ g), "matmul")
 
 
@@ -95,7 +95,7 @@ def reshape(a, *shape) -> Tensor:
     try:
         out = a.data.reshape(shape)
     except ValueError:
-        raise ShapeError(f"reshape: cannot view a tensor of shape {a.shape} ({a.size} elements) as {tuple(shape)}") \
+        raise ShapeError(f"reshape: cannot view a tensor of shape {tuple(a.shape)} ({a.size} elements) as {tuple(shape)}") \
             from None
     return Tensor.from_op(out, (a,), lambda g: (g.reshape(a.shape),), "reshape")
 
@@ -156,6 +156,41 @@ def argmax(a, axis=None, *, dim=None, keepdim: bool = False) -> Tensor:
     return Tensor(index.astype("int64"))
 
 
+def norm(a, p=2) -> Tensor:
+    """The p-norm of all of ``a``'s elements, a 0-d tensor (PyTorch's ``t.norm(p)`` without ``dim``).
+
+    ||a||_p = (sum_i |a_i|^p)^(1/p)        d||a||_p/da_i = sign(a_i) |a_i|^(p-1) / ||a||_p^(p-1)
+    p = 2 or "fro": sqrt(sum a_i^2), gradient a / ||a||; p = inf: max |a_i|, gradient sign(a_i) at the largest
+    |a_i| (shared equally between ties). At ||a|| = 0 the gradient is 0, as PyTorch's.
+    """
+    a = as_tensor(a)
+    xp = get_backend().xp
+    p = 2.0 if p == "fro" else float(p)
+    if not p > 0:
+        raise InputError(f"norm: p must be > 0 (or inf, or 'fro'), got {p}")
+    magnitude = xp.abs(a.data)
+    if math.isinf(p):
+        out = magnitude.max()
+    else:
+        out = (magnitude ** p).sum() ** (1.0 / p) if p != 2 else xp.sqrt((a.data * a.data).sum())
+
+    def backward(g):
+        if not float(out) > 0:
+            return (xp.zeros_like(a.data),)
+        if math.isinf(p):
+            peak = (magnitude == out).astype(a.dtype)
+            return (g * xp.sign(a.data) * peak / peak.sum(),)
+        return (g * xp.sign(a.data) * magnitude ** (p - 1) / out ** (p - 1),)
+    return Tensor.from_op(xp.asarray(out, dtype=a.dtype), (a,), backward, "norm")
+
+
+def abs(a) -> Tensor:  # noqa: A001 -- PyTorch's name
+    """|a|;  d|a|/da = sign(a) (0 at 0, as PyTorch's)."""
+    a = as_tensor(a)
+    xp = get_backend().xp
+    return Tensor.from_op(xp.abs(a.data), (a,), lambda g: (g * xp.sign(a.data),), "abs")
+
+
 def getitem(a, index) -> Tensor:
     """``a[index]`` (slices, ints, index arrays, masks);  da = g scattered back, repeated indices adding up."""
     xp = get_backend().xp
@@ -203,6 +238,7 @@ def _attach():
     T.mean = mean
     T.reshape = T.view = reshape
     T.exp, T.log, T.softmax, T.argmax = exp, log, softmax, argmax
+    T.norm, T.abs, T.__abs__ = norm, abs, abs
     T.__getitem__ = getitem
     for name, op in (("eq", operator.eq), ("ne", operator.ne), ("lt", operator.lt), ("le", operator.le),
                      ("gt", operator.gt), ("ge", operator.ge)):

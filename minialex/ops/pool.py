@@ -28,7 +28,7 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     oh, ow = output_hw(h, w, kernel, stride, padding)
     if oh < 1 or ow < 1:
         raise ShapeError(f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the padded input "
-                         f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input shape {x.shape})")
+                         f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input shape {tuple(x.shape)})")
     k = get_backend().kernels
     y, argmax = k.maxpool_forward(x.data, kernel, stride, padding)
 
@@ -65,7 +65,7 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     oh, ow = (pool_output_size(size, k, s, p, ceil_mode) for size, k, s, p in zip((h, w), kernel, stride, padding))
     if oh < 1 or ow < 1:
         raise ShapeError(f"{op}: kernel {kernel[0]}x{kernel[1]} is larger than the padded input "
-                         f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input shape {x.shape})")
+                         f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input shape {tuple(x.shape)})")
     backend = get_backend()
     if divisor_override is None:
         dh, dw = (pool_divisors(size, k, s, p, o, count_include_pad)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import get_backend
 from ..errors import ConfigError
-from ..tensor import no_grad
+from ..autograd import no_grad
 
 HYPERPARAMETERS = ("lr", "momentum", "weight_decay")
 
@@ -53,7 +53,7 @@ class SGD:
             for i, p in enumerate(self.params):
                 if p.grad is None:
                     continue
-                g = p.grad
+                g = p.grad.data
                 if weight_decay:
                     g = g + weight_decay * p.data
                 if momentum:

@@ -35,7 +35,7 @@ from ..figures import plot_layer_times
 from ..ops import cross_entropy
 from ..ops.conv_algorithm import conv_algorithm
 from ..summary import layer_table
-from ..tensor import Tensor
+from ..autograd import Tensor
 from .trace import trace_step
 
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # set on some machines; they change NumPy's matmul speed

@@ -12,7 +12,7 @@ from ..backend import manual_seed
 from ..errors import ConfigError
 from ..gradcheck import gradcheck
 from ..ops import avg_pool2d, conv2d, cross_entropy, dropout, flatten, linear, max_pool2d, relu, sigmoid, tanh
-from ..tensor import Tensor
+from ..autograd import Tensor
 
 # the algorithms a convolution can run (``auto`` only picks one of them)
 CONV_ALGORITHMS = ("im2col", "winograd")

@@ -18,7 +18,7 @@ from ..backend import get_backend
 from ..data import DataLoader, load_dataset, resize
 from ..errors import InputError
 from ..summary import describe
-from ..tensor import Tensor, no_grad
+from ..autograd import Tensor, no_grad
 from ..training.checkpoint import model_from_checkpoint
 from ..training.evaluate import score
 

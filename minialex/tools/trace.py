@@ -6,7 +6,7 @@
         ...
         loss.backward()               # each tagged op's backward closure is timed and added to its layer
 
-While recording, the Recorder observes every op as it is made (:func:`minialex.tensor.observe_ops`) and wraps its
+While recording, the Recorder observes every op as it is made (:func:`minialex.autograd.observe_ops`) and wraps its
 backward closure in a timer before it goes on the graph, so backward() runs the timed closures without knowing. What the closures do not cover -- the topological sort, adding
 up gradients that meet at a tensor -- shows up as the gap between backward()'s wall time and their sum.
 On the GPU every timer synchronises the device first, so kernels are charged to the layer that launched them.
@@ -27,7 +27,7 @@ from ..errors import ConfigError, InputTypeError
 from ..ops import cross_entropy, winograd
 from ..ops.conv_algorithm import get_conv_algorithm
 from ..summary import describe, layer_table
-from ..tensor import Tensor, observe_ops
+from ..autograd import Tensor, observe_ops
 
 
 def _sync() -> None:

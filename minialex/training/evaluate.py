@@ -5,24 +5,32 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_backend
-from ..data import DataLoader, as_array, epoch_batches, load_dataset
-from ..tensor import Tensor, no_grad
+from ..data import DataLoader, epoch_batches, load_dataset
+from ..autograd import as_tensor, no_grad
+from ..nn import Module
 from .checkpoint import model_from_checkpoint
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
 
 
-def predict(net, loader: DataLoader, stop_requested=lambda: False) -> tuple[np.ndarray, np.ndarray] | None:
+def predict(net, loader: DataLoader, stop_requested=lambda: False, device=None) -> tuple[np.ndarray, np.ndarray] | None:
     """(logits, labels) as host arrays for every example of ``loader`` (a DataLoader or any iterable of batches), in
-    eval mode without building a graph
-    (d2l's ``evaluate_accuracy_gpu`` before the count); None if ``stop_requested()`` turns true between batches."""
-    net.eval()
+    eval mode (a Module's) without building a graph; each batch ``.to(device)`` first when a device is given. The
+    loop of d2l's ``evaluate_accuracy_gpu`` and of the training loop's test pass; None if ``stop_requested()``
+    turns true between batches. No batches: empty arrays."""
+    if isinstance(net, Module):
+        net.eval()
     backend, logits, labels = get_backend(), [], []
     with no_grad():
         for x, y in epoch_batches(loader, 0):
             if stop_requested():
                 return None
-            logits.append(backend.to_numpy(net(Tensor(x)).data))
-            labels.append(backend.to_numpy(as_array(y)))
+            x, y = as_tensor(x), as_tensor(y)
+            if device is not None:
+                x, y = x.to(device), y.to(device)
+            logits.append(backend.to_numpy(as_tensor(net(x)).data))
+            labels.append(backend.to_numpy(y.data))
+    if not labels:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
     return np.concatenate(logits), np.concatenate(labels)
 
 

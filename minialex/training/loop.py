@@ -38,7 +38,7 @@ from ..backend import get_backend, manual_seed
 from ..data import DataLoader, as_array, epoch_batches, load_dataset
 from ..ops.conv_algorithm import conv_algorithm
 from ..optim.lr_scheduler import ReduceLROnPlateau
-from ..tensor import Tensor
+from ..autograd import Tensor
 from .config import Config, TrainingError, parse_checkpoint_every
 from .evaluate import predict
 from .metrics import accuracy, correct, mean_cross_entropy

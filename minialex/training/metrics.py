@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 
-def correct(logits, labels) -> int:
-    """How many rows of ``logits`` (N, K) have their largest score at the row's label; arrays of any engine."""
-    return int((logits.argmax(axis=1) == labels).sum())
+
+def correct(predictions, labels) -> int:
+    """How many predictions are right: rows of logits (N, K) whose largest score is at the row's label, or
+    predicted class indices (N,) equal to the labels (d2l's ``accuracy`` takes both); arrays of any engine."""
+    if predictions.ndim > 1 and predictions.shape[1] > 1:
+        predictions = predictions.argmax(axis=1)
+    predictions, labels = predictions.reshape(-1), labels.reshape(-1)
+    if predictions.shape != labels.shape:
+        raise InputError(f"accuracy: {predictions.shape[0]} predictions for {labels.size} labels")
+    return int((predictions.astype(labels.dtype) == labels).sum())
 
 
 def accuracy(logits, labels) -> float:

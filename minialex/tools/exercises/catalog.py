@@ -69,7 +69,7 @@ class Exercise:
 
 def _autograd(fn, args, grad_positions, dout):
     """fn on Tensors made from ``args`` (those at grad_positions require grad); backward(dout)."""
-    from ...tensor import Tensor
+    from ...autograd import Tensor
     tensors = [Tensor(a, requires_grad=True) if i in grad_positions else a for i, a in enumerate(args)]
     out = fn(*tensors)
     if dout is not None:

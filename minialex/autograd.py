@@ -7,11 +7,19 @@ closures in reverse, summing gradients that meet at a node (a tensor used twice 
 only leaves keep ``.grad`` (and accumulate it until zeroed), and each node is freed as soon as its closure has
 run, so the buffers it holds (masks, saved inputs) go during the backward pass, not after it.
 
-A leaf's ``.grad`` is an engine array (NumPy or CuPy) that the leaf owns: writable, shared with no other leaf and
-no view of anything else, so ``p.grad *= 0.5``, ``p.grad[...] = 0`` and ``nn.utils.clip_grad_norm_`` change that
-leaf alone. A closure's result that nothing else can see (a matmul's fresh product) is kept as it is; one that is
+A leaf's ``.grad`` is a Tensor, as PyTorch's is, whose array the leaf owns: writable, shared with no other leaf
+and no view of anything else, so ``p.grad.zero_()``, ``p.grad *= 0.5``, ``p.grad[...] = 0`` and
+``nn.utils.clip_grad_norm_`` change that leaf alone, and ``p.grad.data``, ``p.grad.norm()``, ``p.grad.numpy()``
+read it. A closure's result that nothing else can see (a matmul's fresh product) is kept as it is; one that is
 shared (both sides of an add) or a view (a sum's broadcast gradient) is copied first. Later backward passes add
-into ``.grad`` in place, as PyTorch's do.
+into ``.grad``'s array in place, as PyTorch's do. The optimizer and the clipping functions work on
+``p.grad.data``. Assigning an engine array to ``p.grad`` wraps it (PyTorch would want a Tensor).
+
+In-place arithmetic (``+=``, ``-=``, ``*=``, ``/=``, ``x[i] = v``, ``zero_()``, ``mul_()``, ...) changes the
+array itself on a tensor that records no graph: a gradient, a tensor that does not require grad, anything
+under ``no_grad()`` (d2l's from-scratch ``param -= lr * param.grad``). On a tensor that records gradients, where
+the graph's closures may have saved the array, ``x *= 2`` rebinds ``x`` to a new node as ``x = x * 2`` would
+(minialex has no version counters to make in-place autograd safe) and the ``*_`` methods refuse.
 
 The graph holds nodes, not the tensors an op returns: an intermediate result that no closure saved (a conv's
 output, which only its ReLU reads) is freed once no variable refers to it, as in PyTorch -- 300 MiB of
@@ -86,8 +94,9 @@ class Size(tuple):
         return f"minialex.Size({list(self)})"
 
     def __format__(self, spec):
-        # f-strings (the library's error messages) keep the tuple form, (N, C, H, W), as the text around it reads
-        return tuple.__repr__(self) if spec == "" else format(tuple(self), spec)
+        # f"{x.shape}" prints what print(x.shape) prints, as PyTorch's (a width aligns that text); the library's
+        # own messages write tuple(x.shape), the (N, C, H, W) form the text around it reads in
+        return format(repr(self), spec)
 
     def numel(self) -> int:
         return math.prod(self)
@@ -108,7 +117,7 @@ class Tensor:
         if requires_grad and self.data.dtype.kind != "f":
             raise InputError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
         self.requires_grad = requires_grad
-        self.grad = None
+        self._grad: Tensor | None = None
         self._node: Node | None = None
         self._op = ""
 
@@ -118,7 +127,7 @@ class Tensor:
         for observe in _op_observers.get():
             backward = observe(op, backward)
         out = cls.__new__(cls)
-        out.data, out.grad, out._op = data, None, op
+        out.data, out._grad, out._op = data, None, op
         out.requires_grad = _grad_enabled.get() and any(p.requires_grad for p in parents)
         out._node = Node(tuple(p._graph_entry() for p in parents), backward, op) if out.requires_grad else None
         return out
@@ -153,7 +162,7 @@ class Tensor:
 
     def item(self) -> float:
         if self.size != 1:
-            raise ShapeError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+            raise ShapeError(f"item() needs a tensor with one element, this one has shape {tuple(self.shape)}")
         return self.data.reshape(()).item()
 
     def __float__(self) -> float:
@@ -206,13 +215,111 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def zero_(self) -> "Tensor":
-        """Fill with zeros in place; returns ``self``. Refused on a leaf that requires grad unless under no_grad()."""
-        if self.requires_grad and _grad_enabled.get():
-            raise RuntimeError("zero_: a tensor that requires grad cannot change in place while gradients are "
+    # --- the gradient, and changing an array in place ------------------------------------------------------
+    @property
+    def grad(self) -> "Tensor | None":
+        """This leaf's accumulated gradient: a Tensor it owns (see the module docstring), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            value = value if isinstance(value, Tensor) else Tensor(value)
+            if value.shape != self.shape:
+                raise ShapeError(f"grad: assigned a gradient of shape {tuple(value.shape)} to a tensor of shape {tuple(self.shape)}")
+        self._grad = value
+
+    def _records_graph(self) -> bool:
+        return self.requires_grad and _grad_enabled.get()
+
+    def _refuse_in_place(self, name: str) -> None:
+        if self._records_graph():
+            raise RuntimeError(f"{name}: a tensor that requires grad cannot change in place while gradients are "
                                "recorded; wrap it in minialex.no_grad()")
-        self.data[...] = 0
+
+    def zero_(self) -> "Tensor":
+        """Fill with zeros in place; returns ``self``. Refused on a tensor that requires grad unless under no_grad()."""
+        return self.fill_(0)
+
+    def fill_(self, value) -> "Tensor":
+        self._refuse_in_place("fill_")
+        self.data[...] = value
         return self
+
+    def copy_(self, src) -> "Tensor":
+        """Copy ``src``'s values (broadcast) into this tensor's array; returns ``self``."""
+        self._refuse_in_place("copy_")
+        self.data[...] = _array(src)
+        return self
+
+    def add_(self, other, alpha=1) -> "Tensor":
+        self._refuse_in_place("add_")
+        self.data += _array(other) * alpha if alpha != 1 else _array(other)
+        return self
+
+    def sub_(self, other, alpha=1) -> "Tensor":
+        return self.add_(other, -alpha)
+
+    def mul_(self, other) -> "Tensor":
+        self._refuse_in_place("mul_")
+        self.data *= _array(other)
+        return self
+
+    def div_(self, other) -> "Tensor":
+        self._refuse_in_place("div_")
+        self.data /= _array(other)
+        return self
+
+    def clamp_(self, min=None, max=None) -> "Tensor":
+        self._refuse_in_place("clamp_")
+        get_backend().xp.clip(self.data, min, max, out=self.data)
+        return self
+
+    def _in_place(op):
+        """``x op= y``: in place when no graph is recorded, else NotImplemented (Python then rebinds ``x`` to the
+        out-of-place result, a new node)."""
+        def in_place(self, other):
+            if self._records_graph():
+                return NotImplemented
+            getattr(self.data, op)(_array(other))
+            return self
+        in_place.__name__ = op
+        return in_place
+
+    __iadd__, __isub__ = _in_place("__iadd__"), _in_place("__isub__")
+    __imul__, __itruediv__ = _in_place("__imul__"), _in_place("__itruediv__")
+    del _in_place
+
+    def __setitem__(self, index, value) -> None:
+        """``x[index] = value`` into the array; refused on a tensor that records gradients (as PyTorch's leaf)."""
+        self._refuse_in_place("x[index] = value")
+        self.data[_array(index) if isinstance(index, Tensor) else index] = _array(value)
+
+    def clone(self) -> "Tensor":
+        """A copy with its own array; the gradient flows back to ``self``."""
+        return Tensor.from_op(self.data.copy(), (self,), lambda g: (g,), "clone")
+
+    copy = clone  # NumPy's name, which code written when .grad was an array calls (p.grad.copy())
+
+    def __array__(self, dtype=None, copy=None):
+        """NumPy's view of the tensor (``np.asarray(t)``, ``np.testing``): the array itself on the CPU, a host copy
+        of a GPU one."""
+        a = get_backend().to_numpy(self.data)
+        a = a if dtype is None else a.astype(dtype, copy=False)
+        return a.copy() if copy else a
+
+    def __bool__(self) -> bool:
+        """``if t:`` / ``assert t == 1``: the truth of a one-element tensor, as PyTorch's; ambiguous otherwise."""
+        if self.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.size} elements is ambiguous; use .all() or "
+                               ".any()")
+        return bool(self.data.reshape(()))
+
+    def all(self) -> "Tensor":
+        return Tensor(self.data.all())
+
+    def any(self) -> "Tensor":
+        return Tensor(self.data.any())
 
     def __int__(self) -> int:
         return int(self.item())
@@ -229,11 +336,11 @@ class Tensor:
         xp = get_backend().xp
         if grad is None:
             if self.size != 1:
-                raise RuntimeError(f"backward() without a gradient needs a scalar; this tensor has shape {self.shape}")
+                raise RuntimeError(f"backward() without a gradient needs a scalar; this tensor has shape {tuple(self.shape)}")
             grad = xp.ones(self.data.shape, dtype=self.dtype)
         grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.dtype)
         if grad.shape != self.data.shape:
-            raise ShapeError(f"backward(): gradient shape {tuple(grad.shape)} does not match tensor shape {self.shape}")
+            raise ShapeError(f"backward(): gradient shape {tuple(grad.shape)} does not match tensor shape {tuple(self.shape)}")
 
         root = self._graph_entry()
         grads = {id(root): grad}
@@ -271,12 +378,12 @@ def _pass_back(node: "Node", g, grads: dict) -> None:
 def _accumulate(leaf: Tensor, g) -> None:
     """Add ``g`` into ``leaf.grad``: in place once the leaf has one; otherwise keep ``g`` itself if nothing else
     can see its memory, else a copy of it (see the module docstring)."""
-    if leaf.grad is not None:
-        leaf.grad += g
+    if leaf._grad is not None:
+        leaf._grad.data += g
     elif _seen_by_nobody(g):
-        leaf.grad = g
+        leaf._grad = Tensor(g)
     else:
-        leaf.grad = get_backend().xp.array(g, copy=True)  # also makes a broadcast view a whole, writable array
+        leaf._grad = Tensor(get_backend().xp.array(g, copy=True))  # also makes a broadcast view a whole array
 
 
 def _seen_by_nobody(a) -> bool:
@@ -324,6 +431,11 @@ def _topological_order(root) -> list:
         if isinstance(entry, Node):
             stack.extend((p, False) for p in entry.parents if p is not None and id(p) not in visited)
     return order
+
+
+def _array(x):
+    """A Tensor's array, anything else as it is (a number, an engine array)."""
+    return x.data if isinstance(x, Tensor) else x
 
 
 def as_tensor(x) -> Tensor:
