@@ -315,11 +315,13 @@ class Tensor:
                                ".any()")
         return bool(self.data.reshape(()))
 
-    def all(self) -> "Tensor":
-        return Tensor(self.data.all())
+    def all(self, dim=None, keepdim: bool = False, axis=None, out=None) -> "Tensor":
+        """As torch's (``dim``) and NumPy's (``axis``: what ``np.all(t)`` passes)."""
+        return Tensor(self.data.all(axis=dim if axis is None else axis, keepdims=keepdim))
 
-    def any(self) -> "Tensor":
-        return Tensor(self.data.any())
+    def any(self, dim=None, keepdim: bool = False, axis=None, out=None) -> "Tensor":
+        """As torch's (``dim``) and NumPy's (``axis``: what ``np.any(t)`` passes)."""
+        return Tensor(self.data.any(axis=dim if axis is None else axis, keepdims=keepdim))
 
     def __int__(self) -> int:
         return int(self.item())

@@ -104,7 +104,7 @@ GRAPHS = [
 def build(label: str, make: Callable, tags, seed: int) -> Graph:
     """``make``'s graph from ``seed``, in float64 on the NumPy engine, with every closure's calls logged."""
     from ... import ops
-    from ...tensor import Tensor, observe_ops
+    from ...autograd import Tensor, observe_ops
     graph = Graph(label, None, {}, tags=frozenset(tags))
 
     def observer(op, closure):
@@ -125,7 +125,7 @@ def build(label: str, make: Callable, tags, seed: int) -> Graph:
 
 def _entries(root):
     """Every entry reachable from root, and for each node id the ids of the nodes that consume it."""
-    from ...tensor import Node
+    from ...autograd import Node
     seen, stack, consumers = {id(root): root}, [root], {}
     while stack:
         entry = stack.pop()
@@ -141,7 +141,7 @@ def _entries(root):
 
 
 def _name(entry, graph: Graph) -> str:
-    from ...tensor import Node
+    from ...autograd import Node
     if isinstance(entry, Node):
         return f"the {entry.op} node"
     names = {id(t): n for n, t in graph.leaves.items()}
@@ -165,7 +165,7 @@ def _call(fn, *args):
 
 def order_problems(order, graph: Graph) -> list[str]:
     """What is wrong with ``order`` as a topological order of the graph: missing, extra, repeated, misplaced."""
-    from ...tensor import Node
+    from ...autograd import Node
     if not isinstance(order, (list, tuple)):
         return [f"topological_order must return a list of entries; it returned a {type(order).__name__}"]
     seen, _ = _entries(graph.root)
@@ -225,7 +225,7 @@ def walk_problems(graph: Graph) -> list[str]:
 
 def overwrite_engine(root, grad):
     """The classic wrong engine: topological order right, but ``grads[parent] = g`` (the last one wins)."""
-    from ...tensor import Node
+    from ...autograd import Node
     from .solutions.autograd import topological_order
     grads = {id(root): grad}
     for entry in reversed(topological_order(root)):

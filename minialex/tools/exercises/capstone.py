@@ -29,7 +29,7 @@ from ...backend import backend, get_backend, manual_seed
 from ...errors import ConfigError
 from ...data import DataLoader, as_array, load_dataset
 from ...ops.conv_algorithm import conv_algorithm
-from ...tensor import no_grad
+from ...autograd import no_grad
 from . import learner_ops
 
 OPS = ("conv2d", "relu", "max_pool2d", "linear", "dropout", "cross_entropy", "sgd_step", "autograd")

@@ -17,7 +17,7 @@ import numpy as np
 
 from ... import nn
 from ...errors import ConfigError
-from ...tensor import Tensor, as_tensor
+from ...autograd import Tensor, as_tensor
 
 
 def _cast(value, like):

@@ -256,7 +256,7 @@ CONFIGS_2D = [
 def library_conv2d(x, w, b, padding, dout=None):
     """minialex's conv2d (im2col) in float64: out, and (dx, dw, db) for ``dout``."""
     from ... import ops
-    from ...tensor import Tensor
+    from ...autograd import Tensor
     tx, tw, tb = (Tensor(a, requires_grad=True) for a in (x, w, b))
     out = ops.conv2d(tx, tw, tb, 1, padding, algorithm="im2col")
     if dout is None:
@@ -352,7 +352,7 @@ def check_2d_multiplies(module, rng) -> CheckResult:
 
 def check_2d_float32(module, rng) -> CheckResult:
     from ... import ops
-    from ...tensor import Tensor
+    from ...autograd import Tensor
     x, w, b = _draw_2d(rng, (2, 16, 12, 12), 16)
     exact = library_conv2d(x, w, b, 1)[0]
     f32 = [a.astype(np.float32) for a in (x, w, b)]

@@ -19,7 +19,7 @@ the root, the Node of the loss, and dL/dloss (ones). Your engine must fill every
 dL/d(leaf), as ``loss.backward()`` does -- the capstone trains AlexNet with it.
 """
 
-from minialex.tensor import Node
+from minialex.autograd import Node
 
 
 def topological_order(root):
