@@ -48,8 +48,10 @@ nchw_to_gemm = reference.nchw_to_gemm
 relu_forward = reference.relu_forward
 relu_backward = reference.relu_backward
 dropout_mask = reference.dropout_mask
-tiles_to_nchw = reference.tiles_to_nchw
-nchw_to_tiles = reference.nchw_to_tiles
+winograd_input_transform = reference.winograd_input_transform
+winograd_input_gradient = reference.winograd_input_gradient
+winograd_output_transform = reference.winograd_output_transform
+winograd_output_gradient = reference.winograd_output_gradient
 
 THREADS_PER_BLOCK = 128
 

@@ -69,7 +69,7 @@ def prefers_winograd(out_hw, r: int) -> bool:
     over the output computes pixels that are thrown away, so on tiny maps (conv3-5 at 72 px are 3x3: one 4x4
     tile each, 44% of it thrown away) im2col's GEMM does less work.
     """
-    m = winograd.TILE[r]
+    m = winograd.choose_tile(r, out_hw)
     oh, ow = out_hw
     used = oh * ow / (winograd.tiles_per_axis(oh, m) * winograd.tiles_per_axis(ow, m) * m * m)
     return used >= MIN_TILE_USE

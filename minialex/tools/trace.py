@@ -108,7 +108,8 @@ def winograd_bytes(layer, input_shape, itemsize: int) -> int:
     """The largest array Winograd allocates for a conv layer: V or M for one chunk of images
     (:func:`minialex.ops.winograd.chunk_images`)."""
     n, oc, oh, ow = layer.output_shape(input_shape)
-    return winograd.chunk_images(n, layer.in_channels, oc, layer.kernel_size[0], (oh, ow), itemsize)[1]
+    r = layer.kernel_size[0]
+    return winograd.chunk_images(n, layer.in_channels, oc, winograd.choose_tile(r, (oh, ow)), r, (oh, ow), itemsize)[1]
 
 
 def conv_buffer_bytes(layer, input_shape, itemsize: int, algorithm: str) -> int:
