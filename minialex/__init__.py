@@ -26,6 +26,9 @@ from .tensor import Size  # noqa: E402
 # function ``tensor`` takes the attribute name ``minialex.tensor`` from the module (still importable as
 # ``from minialex.tensor import Tensor``: Python finds loaded modules in sys.modules, not by attribute).
 from .creation import arange, ones, rand, randn, tensor, zeros  # noqa: E402
+from .devices import device  # noqa: E402
+from .ops import argmax, cat, exp, log, matmul, mean, softmax, sum  # noqa: E402,A004
+from .serialization import load, save  # noqa: E402
 from .dtypes import (bool, double, float, float16, float32, float64, half, int, int8, int16, int32,  # noqa: E402,A004
                      int64, long, short, uint8)
 
@@ -34,4 +37,5 @@ __all__ = ["Tensor", "Size", "no_grad", "gradcheck", "summary", "use_backend", "
            "use_conv_algorithm", "get_conv_algorithm", "conv_algorithm",
            "randn", "rand", "zeros", "ones", "tensor", "arange",
            "float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64",
+           "device", "exp", "log", "softmax", "matmul", "cat", "argmax", "sum", "mean", "save", "load",
            "nn", "optim", "models"]

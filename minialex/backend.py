@@ -13,11 +13,17 @@ cupy      CuPy       :mod:`minialex.kernels.gpu` -- CUDA kernels
 
 Choose with :func:`use_backend` or the environment variable ``MINIALEX_BACKEND``. Nothing else in the
 library imports NumPy-or-CuPy decisions: ops ask :func:`get_backend` for ``xp`` and ``kernels``.
+
+The choice is the process's, as a device is in PyTorch: :func:`use_backend` sets it for every thread, and a
+thread started later sees it too. ``with backend(name):`` overrides it for the block in this thread (or asyncio
+task) only: it lives in a :class:`contextvars.ContextVar`, so an evaluation thread's block does not switch the
+engine under a training thread's feet, and two threads' blocks each restore their own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import importlib.util
 import os
@@ -26,6 +32,8 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
+
+from .errors import ConfigError, MinialexError
 
 ENGINES = ("numpy", "numba", "cupy")
 
@@ -36,7 +44,7 @@ _KERNEL_MODULES = {
 }
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(MinialexError, RuntimeError):
     """The requested engine cannot run here (library missing, no device)."""
 
 
@@ -96,7 +104,7 @@ def cuda_device_count() -> int:
 
 def _make_backend(name: str) -> Backend:
     if name not in ENGINES:
-        raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(ENGINES)}")
+        raise ConfigError(f"unknown backend {name!r}; expected one of {', '.join(ENGINES)}")
     xp = _load_cupy() if name == "cupy" else np
     try:
         kernels = importlib.import_module(_KERNEL_MODULES[name])
@@ -113,34 +121,42 @@ def default_backend_name() -> str:
     return "numba" if importlib.util.find_spec("numba") is not None else "numpy"
 
 
-_active: Backend | None = None
+_process: Backend | None = None  # use_backend's choice: every thread's
+_block: contextvars.ContextVar[Backend | None] = contextvars.ContextVar("minialex_backend_block", default=None)
 
 
 def get_backend() -> Backend:
-    """The active engine (created on first use from ``MINIALEX_BACKEND``)."""
-    global _active
-    if _active is None:
-        _active = _make_backend(default_backend_name())
-    return _active
+    """The engine in force here: the innermost ``with backend(...)`` of this thread, else the process's (made on
+    first use from ``MINIALEX_BACKEND``)."""
+    global _process
+    active = _block.get()
+    if active is not None:
+        return active
+    if _process is None:
+        _process = _make_backend(default_backend_name())
+    return _process
 
 
 def use_backend(name: str) -> Backend:
-    """Switch the engine for all arrays created from now on; returns it."""
-    global _active
-    _active = _make_backend(name.strip().lower())
-    return _active
+    """Switch the engine for all arrays created from now on, in every thread; returns it. Inside a
+    ``with backend(...)`` block it switches that block's engine instead, until the block ends."""
+    global _process
+    chosen = _make_backend(name.strip().lower())
+    if _block.get() is not None:
+        _block.set(chosen)
+    else:
+        _process = chosen
+    return chosen
 
 
 @contextlib.contextmanager
 def backend(name: str):
-    """``with backend("numpy"): ...`` -- switch engines for a block, then restore."""
-    previous = get_backend()
-    use_backend(name)
+    """``with backend("numpy"): ...`` -- another engine for a block in this thread only, then the one before."""
+    token = _block.set(_make_backend(name.strip().lower()))
     try:
         yield get_backend()
     finally:
-        global _active
-        _active = previous
+        _block.reset(token)
 
 
 def xp() -> ModuleType:
@@ -149,37 +165,66 @@ def xp() -> ModuleType:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Random numbers: one seeded NumPy generator for everything drawn on the host (weight init, shuffling), so a
-# seed gives the same weights on every engine; dropout masks are drawn on the engine's device.
+# Random numbers: one seeded NumPy generator, the host stream, for everything minialex draws (weight init,
+# shuffling seeds, dropout), so a seed gives the same weights on every engine and the host generator's state is
+# the whole random state of a run: a checkpoint that keeps it resumes exactly, dropout included, on every engine.
+# CPU engines draw dropout masks from the host stream itself; a GPU engine draws them on its device from a
+# generator derived from the host stream (DeviceGenerator), so no device generator state needs keeping.
 
-_seed = 0
-_rng = np.random.default_rng(_seed)
-_device_rng = None
+_rng = np.random.default_rng(0)
 
 
 def manual_seed(seed: int) -> None:
-    """Seed every random stream minialex uses (init, dropout, shuffling)."""
-    global _seed, _rng, _device_rng
-    _seed, _rng, _device_rng = seed, np.random.default_rng(seed), None
+    """Seed every random stream minialex uses (init, dropout, shuffling): the host stream, from which the rest
+    derive."""
+    global _rng
+    _rng = np.random.default_rng(seed)
 
 
 def host_rng() -> np.random.Generator:
     return _rng
 
 
+class DeviceGenerator:
+    """Uniform numbers made on a device, with no state of their own: each ``random()`` call draws one 64-bit seed
+    from the host stream and fills the array from a fresh generator of the device's library seeded with it.
+
+    Why: a device generator's state (cuRAND's, on the GPU) cannot be read back and stored, and rebuilding it from
+    the run's seed on resume would replay the run's first dropout masks. Derived this way, the host generator's
+    state, which every checkpoint keeps, determines every device draw to come. ``make(seed)`` builds the seeded
+    generator (a NumPy one in tests: the same code path without a GPU); its ``random(shape, dtype=)`` fills.
+    """
+
+    def __init__(self, make):
+        self.make = make
+
+    def random(self, shape, dtype=np.float64):
+        return self.make(int(_rng.integers(2 ** 63))).random(shape, dtype=dtype)
+
+
+class _CupyUniform:
+    """cuRAND's counter-based Philox, seeded: setting it up costs nothing (XORWOW, CuPy's default, initialises
+    a large state on the device, which would cost a kernel launch at every dropout layer)."""
+
+    def __init__(self, cupy, seed: int):
+        self._state = cupy.random.RandomState(seed, method=cupy.cuda.curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
+
+    def random(self, shape, dtype=np.float64):
+        return self._state.random_sample(shape, dtype=dtype)
+
+
 def device_rng():
-    """A generator on the active engine's device (NumPy's for CPU engines, CuPy's on the GPU)."""
-    global _device_rng
+    """The generator dropout draws from on the active engine: the host stream on CPU engines, a
+    :class:`DeviceGenerator` derived from it on the GPU."""
     b = get_backend()
     if not b.on_gpu:
         return _rng
-    if _device_rng is None:
-        _device_rng = b.xp.random.default_rng(_seed)
-    return _device_rng
+    cupy = b.xp
+    return DeviceGenerator(lambda seed: _CupyUniform(cupy, seed))
 
 
 def get_rng_state() -> dict:
-    """Picklable state of the host generator (for checkpoints)."""
+    """Picklable state of the host generator (for checkpoints): the whole random state of a run, on every engine."""
     return _rng.bit_generator.state
 
 

@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from .backend import get_backend, host_rng
+from .errors import InputError
 from .tensor import DEFAULT_DTYPE, Tensor
 
 __all__ = ["randn", "rand", "zeros", "ones", "tensor", "arange"]
@@ -29,42 +30,48 @@ def _dtype(dtype, what: str, floating: bool = False) -> np.dtype:
     try:
         dt = np.dtype(DEFAULT_DTYPE if dtype is None else dtype)
     except TypeError:
-        raise ValueError(f"{what}: dtype must be a dtype such as minialex.float32 or minialex.int64, "
+        raise InputError(f"{what}: dtype must be a dtype such as minialex.float32 or minialex.int64, "
                          f"got {dtype!r}") from None
     if floating and dt not in (np.float32, np.float64):
-        raise ValueError(f"{what}: random numbers come in float32 or float64, got dtype {dt}")
+        raise InputError(f"{what}: random numbers come in float32 or float64, got dtype {dt}")
     return dt
 
 
-def _size(size: tuple, what: str) -> tuple[int, ...]:
-    """``f(2, 3)`` or ``f((2, 3))`` -> (2, 3), with each dimension a non-negative int."""
+def _size(size: tuple, what: str, keyword=None) -> tuple[int, ...]:
+    """``f(2, 3)``, ``f((2, 3))`` or ``f(size=(2, 3))`` -> (2, 3), with each dimension a non-negative int."""
+    if keyword is not None:
+        if size:
+            raise InputError(f"{what}: give the size as arguments or as size=, not both")
+        size = (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     bad = [d for d in size if not isinstance(d, numbers.Integral) or isinstance(d, bool) or d < 0]
     if bad:
-        raise ValueError(f"{what}: size must be non-negative ints, given as f(2, 3) or f((2, 3)); got {size!r}")
+        raise InputError(f"{what}: size must be non-negative ints, given as f(2, 3) or f((2, 3)); got {size!r}")
     return tuple(int(d) for d in size)
 
 
-def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn(*shape, dtype=None, requires_grad: bool = False, size=None) -> Tensor:
     """Samples of the standard normal N(0, 1), of shape ``size``."""
     dt = _dtype(dtype, "randn", floating=True)
-    return Tensor(host_rng().standard_normal(_size(size, "randn"), dtype=dt), requires_grad=requires_grad)
+    return Tensor(host_rng().standard_normal(_size(shape, "randn", size), dtype=dt), requires_grad=requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand(*shape, dtype=None, requires_grad: bool = False, size=None) -> Tensor:
     """Samples of the uniform distribution on [0, 1), of shape ``size``."""
     dt = _dtype(dtype, "rand", floating=True)
     # drawn in the dtype itself: a float64 draw just below 1 would round to 1.0 in float32
-    return Tensor(host_rng().random(_size(size, "rand"), dtype=dt), requires_grad=requires_grad)
+    return Tensor(host_rng().random(_size(shape, "rand", size), dtype=dt), requires_grad=requires_grad)
 
 
-def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(get_backend().xp.zeros(_size(size, "zeros"), _dtype(dtype, "zeros")), requires_grad=requires_grad)
+def zeros(*shape, dtype=None, requires_grad: bool = False, size=None) -> Tensor:
+    return Tensor(get_backend().xp.zeros(_size(shape, "zeros", size), _dtype(dtype, "zeros")),
+                  requires_grad=requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(get_backend().xp.ones(_size(size, "ones"), _dtype(dtype, "ones")), requires_grad=requires_grad)
+def ones(*shape, dtype=None, requires_grad: bool = False, size=None) -> Tensor:
+    return Tensor(get_backend().xp.ones(_size(shape, "ones", size), _dtype(dtype, "ones")),
+                  requires_grad=requires_grad)
 
 
 _INFERRED = {"f": DEFAULT_DTYPE, "i": np.int64, "u": np.int64, "b": np.bool_}
@@ -81,7 +88,7 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     if dtype is None and not hasattr(data, "dtype"):
         kind = np.asarray(data).dtype.kind
         if kind not in _INFERRED:
-            raise ValueError(f"tensor: expected numbers, bools or (nested) lists of them, got {type(data).__name__} "
+            raise InputError(f"tensor: expected numbers, bools or (nested) lists of them, got {type(data).__name__} "
                              f"(NumPy kind {kind!r})")
         dtype = _INFERRED[kind]
     elif dtype is not None:
@@ -100,7 +107,7 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False) 
         start, end = 0, start
     for name, value in (("start", start), ("end", end), ("step", step)):
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
-            raise ValueError(f"arange: {name} must be a number, got {value!r}")
+            raise InputError(f"arange: {name} must be a number, got {value!r}")
     if dtype is None:
         integral = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dt = np.dtype(np.int64 if integral else DEFAULT_DTYPE)
@@ -109,9 +116,9 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False) 
     if dt.kind in "iub":
         start, end, step = math.trunc(start), math.trunc(end), math.trunc(step)
     if step == 0:
-        raise ValueError("arange: step must be nonzero")
+        raise InputError("arange: step must be nonzero")
     if (end - start) * step < 0:
-        raise ValueError(f"arange: end {end} lies on the wrong side of start {start} for step {step}")
+        raise InputError(f"arange: end {end} lies on the wrong side of start {start} for step {step}")
     if dt.kind in "iub":
         values = np.arange(start, end, step, dtype=np.int64)  # exact, with no trip through float64
     else:

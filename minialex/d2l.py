@@ -9,27 +9,30 @@ and the helpers d2l's training loops are made of: :class:`Timer`, :class:`Accumu
 :class:`Animator` (the live plot: inline in a Jupyter kernel, a PNG file in a terminal). ``train_ch6`` is
 :func:`minialex.training.loop.train` (the loop ``minialex train`` runs) with d2l's plot and closing lines.
 
-Where d2l moves tensors with ``X.to(device)``, minialex has one engine for every array
-(:func:`minialex.use_backend`); a :class:`Device` names the engine it stands for (``device.engine``).
+minialex runs every array on one engine (:func:`minialex.use_backend`); a :class:`Device` names the engine it stands
+for (``device.engine``), and d2l's ``net.to(device)`` / ``X.to(device)`` switch to it or are no-ops
+(:mod:`minialex.devices`). Loaders yield ``(X, y)`` Tensors, and ``train_ch6`` / ``evaluate_accuracy_gpu`` take any
+iterable of such batches with ``len()`` (a list of batches, a slice of a loader), as d2l's do.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .backend import cuda_device_count, get_backend, use_backend
-from .data import load_data
+from .backend import cuda_device_count, get_backend
+from .errors import InputError
+from .data import as_array, load_data
+from .devices import Device
 from .models import xavier_init
+from .nn import Module
 from .optim import SGD
-from .tensor import Tensor, no_grad
+from .tensor import Tensor, as_tensor, no_grad
 from .training.loop import train
 
 __all__ = ["Device", "try_gpu", "try_all_gpus", "load_data_fashion_mnist", "Timer", "Accumulator", "accuracy",
@@ -37,50 +40,6 @@ __all__ = ["Device", "try_gpu", "try_all_gpus", "load_data_fashion_mnist", "Time
 
 
 # --- devices ---------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Device:
-    """A device as ``torch.device`` prints it -- ``cuda:0`` or ``cpu`` -- and the minialex engine it means."""
-
-    type: str
-    index: int | None = None
-
-    def __post_init__(self):
-        if self.type not in ("cpu", "cuda"):
-            raise ValueError(f"device type must be 'cpu' or 'cuda', got {self.type!r}")
-        if self.type == "cuda" and not (isinstance(self.index, int) and self.index >= 0):
-            raise ValueError(f"a cuda device needs an index >= 0, got {self.index!r}")
-
-    @classmethod
-    def parse(cls, spec) -> "Device":
-        """``Device``, ``"cpu"``, ``"cuda"`` (= cuda:0) or ``"cuda:1"``."""
-        if isinstance(spec, Device):
-            return spec
-        kind, _, index = str(spec).partition(":")
-        if kind == "cuda":
-            if index and not index.isdigit():
-                raise ValueError(f"device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
-            return cls("cuda", int(index or 0))
-        if kind == "cpu" and not index:
-            return cls("cpu")
-        raise ValueError(f"device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
-
-    @property
-    def engine(self) -> str:
-        """``cupy`` for a GPU; for the CPU the active engine if it is a CPU one, else the CPU default."""
-        if self.type == "cuda":
-            return "cupy"
-        active = get_backend().name
-        if active != "cupy":
-            return active
-        return "numba" if importlib.util.find_spec("numba") is not None else "numpy"
-
-    def __str__(self) -> str:
-        return f"cuda:{self.index}" if self.type == "cuda" else "cpu"
-
-    def __repr__(self) -> str:
-        return f"device(type='cuda', index={self.index})" if self.type == "cuda" else "device(type='cpu')"
-
 
 def try_gpu(i: int = 0) -> Device:
     """GPU ``i`` (``cuda:i``) if CuPy can use that many devices here, else the CPU -- as d2l's ``try_gpu``."""
@@ -94,12 +53,15 @@ def try_all_gpus() -> list[Device]:
 
 # --- data ------------------------------------------------------------------------------------------------------
 
-def load_data_fashion_mnist(batch_size: int, resize: int | None = None, **options):
+def load_data_fashion_mnist(batch_size: int, resize: int | None = None, transform=None, **options):
     """(train, test) loaders of Fashion-MNIST, train shuffled: batches ``(X, y)``, X (B, 1, S, S) float32 in [0, 1].
 
-    :func:`minialex.data.load_data` does the work; ``options`` go to it (``data_dir``, ``limit``, ``seed``).
+    ``transform``, as a torchvision dataset's: the train images' augmentation (``minialex.data.augment``'s
+    ``Compose([RandomCrop(28, padding=2), RandomHorizontalFlip()])``), run on each batch after the resize; the
+    test images get only its parts that draw nothing. :func:`minialex.data.load_data` does the work; ``options``
+    go to it (``data_dir``, ``limit``, ``seed``, ``test_transform``).
     """
-    return load_data(batch_size, resize, name="fashion-mnist", **options)
+    return load_data(batch_size, resize, name="fashion-mnist", transform=transform, **options)
 
 
 # --- the training loop's helpers -------------------------------------------------------------------------------
@@ -125,7 +87,7 @@ class Timer:
 
     def avg(self) -> float:
         if not self.times:
-            raise ValueError("Timer.avg(): no time recorded yet; call stop() first")
+            raise InputError("Timer.avg(): no time recorded yet; call stop() first")
         return sum(self.times) / len(self.times)
 
     def sum(self) -> float:
@@ -140,12 +102,12 @@ class Accumulator:
 
     def __init__(self, n: int):
         if not isinstance(n, int) or n < 1:
-            raise ValueError(f"Accumulator needs a positive number of variables, got {n!r}")
+            raise InputError(f"Accumulator needs a positive number of variables, got {n!r}")
         self.data = [0.0] * n
 
     def add(self, *args) -> None:
         if len(args) != len(self.data):
-            raise ValueError(f"Accumulator.add: expected {len(self.data)} values, got {len(args)}")
+            raise InputError(f"Accumulator.add: expected {len(self.data)} values, got {len(args)}")
         self.data = [a + float(b) for a, b in zip(self.data, args)]
 
     def reset(self) -> None:
@@ -170,29 +132,30 @@ def accuracy(y_hat, y) -> float:
         y_hat = y_hat.argmax(axis=1)
     y_hat = y_hat.reshape(-1)
     if y_hat.shape != y.reshape(-1).shape:
-        raise ValueError(f"accuracy: {y_hat.shape[0]} predictions for {y.size} labels")
+        raise InputError(f"accuracy: {y_hat.shape[0]} predictions for {y.size} labels")
     return float((y_hat.astype(y.dtype) == y.reshape(-1)).sum())
 
 
 def evaluate_accuracy_gpu(net, data_iter, device=None) -> float:
     """The fraction of ``data_iter``'s examples ``net`` classifies right, in eval mode and without gradients.
 
-    ``device`` (a :class:`Device` or ``"cpu"`` / ``"cuda:0"``) must be where the active engine runs: minialex
-    moves no arrays here; ``train_ch6`` (or :func:`minialex.use_backend`) chooses the engine.
+    As d2l's: each batch goes ``.to(device)`` first, ``device`` defaulting to where the network's parameters are
+    (a no-op for the batches minialex's loaders make); ``data_iter`` is any iterable of ``(X, y)`` batches.
     """
-    if device is not None:
-        wanted, active = Device.parse(device), get_backend()
-        if (wanted.type == "cuda") != active.on_gpu:
-            raise ValueError(f"evaluate_accuracy_gpu: device {wanted} but the active engine is {active.name!r}; "
-                             f"call minialex.use_backend({wanted.engine!r}) before building the network")
-    if hasattr(net, "eval"):
+    if isinstance(net, Module):
         net.eval()
+        if device is None:
+            device = next(iter(net.parameters())).device
+    device = None if device is None else Device.parse(device).check_available()
     metric = Accumulator(2)  # correct predictions, examples
     with no_grad():
         for X, y in data_iter:
-            metric.add(accuracy(net(X), y), _host(y).size)
+            X, y = as_tensor(X), as_tensor(y)
+            if device is not None:
+                X, y = X.to(device), y.to(device)
+            metric.add(accuracy(net(X), y), y.numel())
     if metric[1] == 0:
-        raise ValueError("evaluate_accuracy_gpu: data_iter gave no examples")
+        raise InputError("evaluate_accuracy_gpu: data_iter gave no examples")
     return metric[0] / metric[1]
 
 
@@ -222,9 +185,9 @@ class Animator:
         from matplotlib.figure import Figure
         for name, value in (("nrows", nrows), ("ncols", ncols)):
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Animator: {name} must be a positive int, got {value!r}")
+                raise InputError(f"Animator: {name} must be a positive int, got {value!r}")
         if not fmts:
-            raise ValueError("Animator: fmts must name at least one line style, such as '-'")
+            raise InputError("Animator: fmts must name at least one line style, such as '-'")
         self.fig = Figure(figsize=figsize)
         self.axes = list(self.fig.subplots(nrows, ncols, squeeze=False).ravel())
         self.xlabel, self.ylabel, self.legend = xlabel, ylabel, list(legend or [])
@@ -242,11 +205,11 @@ class Animator:
         if not hasattr(x, "__len__"):
             x = [x] * n
         if len(x) != n:
-            raise ValueError(f"Animator.add: {len(x)} x values for {n} y values")
+            raise InputError(f"Animator.add: {len(x)} x values for {n} y values")
         if self.Y is None:
             self.X, self.Y = [[] for _ in range(n)], [[] for _ in range(n)]
         if n != len(self.Y):
-            raise ValueError(f"Animator.add: {n} values, but the first add() drew {len(self.Y)} lines")
+            raise InputError(f"Animator.add: {n} values, but the first add() drew {len(self.Y)} lines")
         for i, (a, b) in enumerate(zip(x, y)):
             if a is not None and b is not None:
                 self.X[i].append(a)
@@ -298,14 +261,12 @@ def train_ch6(net, train_iter, test_iter, num_epochs: int, lr: float, device=Non
     ``device`` (a :class:`Device`, ``"cpu"``, ``"cuda:0"``; default :func:`try_gpu`) chooses the engine, which
     stays active afterwards (d2l's ``net.to(device)``): the network's parameters move to it, and the loaders,
     which make each batch on the active engine, follow. ``train_iter`` and ``test_iter`` are minialex
-    ``DataLoader`` s (:func:`load_data_fashion_mnist`'s). ``path`` is where a terminal run writes the plot
-    (default ``animator.png``). Returns one record per epoch, as ``minialex train``'s metrics.jsonl.
+    ``DataLoader`` s (:func:`load_data_fashion_mnist`'s) or any iterables of ``(X, y)`` batches with ``len()``.
+    ``path`` is where a terminal run writes the plot (default ``animator.png``). Returns one record per epoch, as
+    ``minialex train``'s metrics.jsonl.
     """
     device = try_gpu() if device is None else Device.parse(device)
-    if device.engine != get_backend().name:
-        state = net.state_dict()            # host copies, from the engine the network was built on
-        use_backend(device.engine)
-        net.load_state_dict(state)
+    net.to(device)
     xavier_init(net)
     print("training on", device)
     animator = Animator(xlabel="epoch", xlim=[1, num_epochs] if num_epochs > 1 else [0, 1],  # d2l's, unless flat
@@ -314,8 +275,13 @@ def train_ch6(net, train_iter, test_iter, num_epochs: int, lr: float, device=Non
                     on_point=lambda p: animator.add(p["epoch"], (p["loss"], p["train_acc"], None)),
                     on_epoch=lambda r: animator.add(r["epoch"], (None, None, r["test_acc"])))
     last = history[-1]
+    warmup = sum(r["warmup_seconds"] for r in history)
+    if warmup >= 1:  # said apart, before d2l's two lines: on a fresh machine, mostly Numba compiling its kernels
+        print(f"(examples/sec leaves out the first step: {warmup:.1f} s of warm-up)")
     print(f"loss {last['loss']:.3f}, train acc {last['train_acc']:.3f}, test acc {last['test_acc']:.3f}")
-    # d2l's figure: every example trained on, over the time spent training on them (the sum of the epochs')
-    seconds = sum(train_iter.size / r["examples_per_sec"] for r in history if r["examples_per_sec"])
-    print(f"{train_iter.size * len(history) / seconds:.1f} examples/sec on {device}")
+    # d2l's figure: every example trained on, over the time spent training on them (the sum of the epochs', each
+    # at its rate without the warm-up step)
+    size = getattr(train_iter, "size", None) or sum(len(as_array(y)) for _, y in train_iter)
+    seconds = sum(size / r["examples_per_sec"] for r in history if r["examples_per_sec"])
+    print(f"{size * len(history) / seconds:.1f} examples/sec on {device}")
     return history

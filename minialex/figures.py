@@ -1,5 +1,6 @@
-"""Every figure minialex draws, in one style: training curves, the confusion matrix, a network's filters, feature
-maps and top-5 predictions (``minialex inspect``), and per-layer times (``minialex bench``).
+"""Every figure minialex draws, in one style: training curves, the ablation's curves and gradient norms
+(``minialex ablate``), the confusion matrix, a network's filters, feature maps and top-5 predictions (``minialex
+inspect``), and per-layer times (``minialex bench``).
 
 Each figure is a matplotlib ``Figure`` with constrained layout at 100 dpi, drawn on the Agg canvas (no pyplot, no
 display, no global state) and written atomically by :func:`save`. matplotlib is imported inside the functions, so
@@ -65,6 +66,51 @@ def plot_curves(history: list[dict], path, epochs: int | None = None, title: str
     save(fig, path)
 
 
+def plot_ablation_curves(runs: dict, path, epochs: int | None = None) -> None:
+    """One colour per run: train loss (left), train accuracy (dashed) and test accuracy (marked, right).
+
+    ``runs``: {name: (history, points)}, a run folder's metrics.jsonl and curve.jsonl records.
+    """
+    fig = figure(10, 3.8)
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    for i, (name, (history, points)) in enumerate(runs.items()):
+        colour = f"C{i}"
+        train = points or history
+        loss_ax.plot([p["epoch"] for p in train], [p["loss"] for p in train], color=colour, label=name)
+        acc_ax.plot([p["epoch"] for p in train], [p["train_acc"] for p in train], "--", color=colour, alpha=0.6)
+        acc_ax.plot([r["epoch"] for r in history], [r["test_acc"] for r in history], "-o", color=colour,
+                    markersize=4, label=name)
+    for ax, title in ((loss_ax, "train loss"), (acc_ax, "test accuracy (o) and train accuracy (--)")):
+        ax.set_xlim(0, max(epochs or 1, 1))
+        epoch_axis(ax)
+        ax.set_title(title, fontsize=10)
+    acc_ax.set_ylim(0, 1)
+    loss_ax.legend(fontsize=8)
+    save(fig, path)
+
+
+def plot_gradient_norms(probes: dict, path) -> None:
+    """Each layer's weight-gradient norm against the training step, one panel per network, on one log scale.
+
+    ``probes``: {network label: {layer name: [norm at step 1, 2, ...]}}, layers in forward order (drawn from dark,
+    the first, to light, the last), so a gradient that vanishes on its way back shows as dark curves far below.
+    """
+    from matplotlib import colormaps
+    fig = figure(5 * len(probes), 3.8)
+    axes = np.atleast_1d(fig.subplots(1, len(probes), sharey=True))
+    for ax, (label, layers) in zip(axes, probes.items()):
+        colours = colormaps["viridis"](np.linspace(0, 0.9, len(layers)))
+        for colour, (name, norms) in zip(colours, layers.items()):
+            ax.plot(range(1, len(norms) + 1), norms, color=colour, label=name)
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.grid(True, alpha=0.3)
+        ax.set_title(label, fontsize=10)
+    axes[0].set_ylabel("|dL/dW| of the layer's weight")
+    axes[-1].legend(fontsize=8, ncol=2)
+    save(fig, path)
+
+
 def epoch_axis(ax) -> None:
     """Whole epochs on the x axis, a light grid."""
     from matplotlib.ticker import MaxNLocator
@@ -118,6 +164,33 @@ def plot_feature_maps(maps: np.ndarray, path, title: str) -> None:
     ax.set_axis_off()
     ax.set_title(title)
     fig.colorbar(shown, ax=ax, shrink=0.8)
+    save(fig, path)
+
+
+def plot_activation_comparison(images: list, layers: list, path, title: str) -> None:
+    """One row per input: the image, then each layer's channels as a mosaic; a layer shares one colour scale
+    across the rows, so the same channel can be compared from image to image.
+
+    ``images``: [(caption, (H, W) image)]; ``layers``: [(label, [(K, h, w) maps, one per image])].
+    """
+    from matplotlib import colormaps
+    cmap = colormaps["viridis"].with_extremes(bad="white")
+    fig = figure(3 + 4 * len(layers), 2.6 * len(images) + 0.6)
+    axes = np.atleast_2d(fig.subplots(len(images), 1 + len(layers), width_ratios=[1] + [2.5] * len(layers),
+                                      squeeze=False))
+    for row, (caption, image) in enumerate(images):
+        axes[row, 0].imshow(image, cmap="gray", vmin=0, vmax=1)
+        axes[row, 0].set_title(caption, fontsize=9)
+    for col, (label, maps) in enumerate(layers, start=1):
+        lo, hi = min(float(m.min()) for m in maps), max(float(m.max()) for m in maps)
+        for row, m in enumerate(maps):
+            shown = axes[row, col].imshow(mosaic(m.astype(np.float64), min(8, len(m)), gap=1), cmap=cmap,
+                                          vmin=lo, vmax=hi, interpolation="nearest")
+            axes[row, col].set_title(f"{label}: {len(m)} channels, {m.shape[1]}x{m.shape[2]}", fontsize=9)
+        fig.colorbar(shown, ax=axes[:, col], shrink=0.8)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=10)
     save(fig, path)
 
 

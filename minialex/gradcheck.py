@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import get_backend
+from .errors import InputError, InputTypeError
 from .tensor import Tensor
 
 
@@ -86,9 +87,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     inputs = list(inputs)
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor):
-            raise TypeError(f"gradcheck: input {i} is a {type(t).__name__}, expected a Tensor")
+            raise InputTypeError(f"gradcheck: input {i} is a {type(t).__name__}, expected a Tensor")
         if t.requires_grad and t.dtype != np.float64:
-            raise ValueError(f"gradcheck: input {i} has dtype {t.dtype}; finite differences need float64 "
+            raise InputError(f"gradcheck: input {i} has dtype {t.dtype}; finite differences need float64 "
                              "(use model.double() and float64 inputs)")
     names = names or [f"input {i}" for i in range(len(inputs))]
     xp = get_backend().xp

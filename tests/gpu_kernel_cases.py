@@ -17,6 +17,8 @@ import pytest
 from minialex.kernels import gpu, reference
 from minialex.kernels.geometry import output_hw
 
+from tolerances import rounding_atol, windows_per_pixel
+
 SHAPE = (2, 3, 7, 7)  # tiny: the simulator runs every CUDA thread as Python
 
 GEOMETRIES = {  # (kernel, stride, padding)
@@ -29,7 +31,6 @@ GEOMETRIES = {  # (kernel, stride, padding)
     "k4-s3-p1-last-row-unused": ((4, 4), (3, 3), (1, 1)),
 }
 DTYPES = (np.float32, np.float64)
-TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}
 
 
 def geometries():
@@ -76,6 +77,12 @@ def strided(to_device):
 # Comparison, reported as CS231n does: the worst element, expected vs got, its errors
 
 
+def summed(expected, geometry):
+    """The tolerance of a kernel that sums the windows covering each pixel (tests/tolerances.py)."""
+    (kernel, stride, _) = geometry
+    return dict(atol=rounding_atol(expected, windows_per_pixel(kernel, stride), dtype=expected.dtype))
+
+
 def host(a):
     return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
 
@@ -108,8 +115,8 @@ def check_im2col(to_device, x, geometry):
 
 def check_col2im(to_device, x_shape, geometry, dtype, seed=0):
     col = np.random.default_rng(seed).standard_normal(col_shape(x_shape, geometry)).astype(dtype)
-    assert_matches(gpu.col2im(to_device(col), x_shape, *geometry), reference.col2im(col, x_shape, *geometry),
-                   "col2im", **TOLERANCE[dtype])
+    expected = reference.col2im(col, x_shape, *geometry)
+    assert_matches(gpu.col2im(to_device(col), x_shape, *geometry), expected, "col2im", **summed(expected, geometry))
 
 
 def check_maxpool_forward(to_device, x, geometry):
@@ -124,8 +131,8 @@ def check_maxpool_backward(to_device, x, geometry, seed=0):
     _, argmax = reference.maxpool_forward(x, *geometry)
     gy = np.random.default_rng(seed).standard_normal(argmax.shape).astype(x.dtype)
     got = gpu.maxpool_backward(to_device(gy), to_device(argmax), x.shape, *geometry)
-    assert_matches(got, reference.maxpool_backward(gy, argmax, x.shape, *geometry), "maxpool_backward",
-                   **TOLERANCE[x.dtype.type])
+    expected = reference.maxpool_backward(gy, argmax, x.shape, *geometry)
+    assert_matches(got, expected, "maxpool_backward", **summed(expected, geometry))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -174,3 +181,70 @@ def test_an_empty_batch_launches_no_threads():
     assert gpu.col2im(np.zeros((27, 0), np.float32), x.shape, *geometry).shape == x.shape
     y, argmax = gpu.maxpool_forward(x, *geometry)
     assert gpu.maxpool_backward(y, argmax, x.shape, *geometry).shape == x.shape
+
+
+# ---------------------------------------------------------------------------------------------------------
+# LeNet's layers: average pooling (kernels) and sigmoid/tanh (the reference expressions, on the device's arrays)
+
+AVG_GEOMETRIES = {  # (kernel, stride, padding), ceil_mode, count_include_pad
+    "k2-s2-p0-lenet": (((2, 2), (2, 2), (0, 0)), False, True),
+    "k3-s2-p1-ceil-nopad": (((3, 3), (2, 2), (1, 1)), True, False),
+    "k3x2-s2x1-p1x0-ceil": (((3, 2), (2, 1), (1, 0)), True, True),
+    "k3-s1-p1-overlapping": (((3, 3), (1, 1), (1, 1)), False, False),
+}
+
+
+def avg_divisor(x_shape, geometry, ceil_mode, count_include_pad, dtype):
+    from minialex.kernels.geometry import pool_divisors, pool_output_size
+    axes = list(zip(x_shape[2:], *geometry))
+    out = [pool_output_size(size, k, s, p, ceil_mode) for size, k, s, p in axes]
+    dh, dw = (pool_divisors(size, k, s, p, o, count_include_pad) for (size, k, s, p), o in zip(axes, out))
+    return np.outer(np.asarray(dh, dtype), np.asarray(dw, dtype))
+
+
+def check_avgpool_forward(to_device, x, geometry, ceil_mode, count_include_pad):
+    d = avg_divisor(x.shape, geometry, ceil_mode, count_include_pad, x.dtype)
+    assert_matches(gpu.avgpool_forward(to_device(x), *geometry, to_device(d)),
+                   reference.avgpool_forward(x, *geometry, d), "avgpool_forward", **TOLERANCE[x.dtype.type])
+
+
+def check_avgpool_backward(to_device, x_shape, geometry, ceil_mode, count_include_pad, dtype, seed=0):
+    d = avg_divisor(x_shape, geometry, ceil_mode, count_include_pad, dtype)
+    gy = np.random.default_rng(seed).standard_normal(x_shape[:2] + d.shape).astype(dtype)
+    assert_matches(gpu.avgpool_backward(to_device(gy), x_shape, *geometry, to_device(d)),
+                   reference.avgpool_backward(gy, x_shape, *geometry, d), "avgpool_backward", **TOLERANCE[dtype])
+
+
+def avg_geometries():
+    return pytest.mark.parametrize("geometry,ceil_mode,count_include_pad", AVG_GEOMETRIES.values(),
+                                   ids=AVG_GEOMETRIES.keys())
+
+
+@dtypes()
+@avg_geometries()
+def test_avgpool_forward_divides_each_window_sum(geometry, ceil_mode, count_include_pad, dtype):
+    check_avgpool_forward(np.asarray, images(SHAPE, dtype), geometry, ceil_mode, count_include_pad)
+
+
+@dtypes()
+@avg_geometries()
+def test_avgpool_backward_gathers_every_window_share(geometry, ceil_mode, count_include_pad, dtype):
+    check_avgpool_backward(np.asarray, SHAPE, geometry, ceil_mode, count_include_pad, dtype)
+
+
+def test_avgpool_on_non_contiguous_inputs():
+    geometry, ceil_mode, include = AVG_GEOMETRIES["k3x2-s2x1-p1x0-ceil"]
+    x_shape = (2, 3, 6, 7)
+    check_avgpool_forward(strided(np.asarray), images(x_shape, np.float32), geometry, ceil_mode, include)
+    check_avgpool_backward(strided(np.asarray), x_shape, geometry, ceil_mode, include, np.float32)
+
+
+@dtypes()
+def test_sigmoid_and_tanh_are_the_reference_expressions(dtype):
+    x = images(SHAPE, dtype) * 50
+    for name in ("sigmoid", "tanh"):
+        y = getattr(gpu, f"{name}_forward")(x)
+        assert_matches(y, getattr(reference, f"{name}_forward")(x), f"{name}_forward")
+        g = images(SHAPE, dtype, seed=1)
+        assert_matches(getattr(gpu, f"{name}_backward")(g, y), getattr(reference, f"{name}_backward")(g, y),
+                       f"{name}_backward")

@@ -37,6 +37,8 @@ def signatures(dtype):
         "_col2im_kernel": (array(dtype, 2), array(dtype, 4), pair, pair, pair, pair),
         "_maxpool_forward_kernel": (array(dtype, 4), array(dtype, 4), index, pair, pair, pair),
         "_maxpool_backward_kernel": (array(dtype, 4), index, array(dtype, 4), pair, pair, pair),
+        "_avgpool_forward_kernel": (array(dtype, 4), array(dtype, 2), array(dtype, 4), pair, pair, pair),
+        "_avgpool_backward_kernel": (array(dtype, 4), array(dtype, 2), array(dtype, 4), pair, pair, pair),
     }
 
 

@@ -17,7 +17,7 @@ def test_summary_prints_true_shapes_and_d2l_parameter_count(capsys):
 def test_gradcheck_command_passes_every_check(capsys):
     assert main(["gradcheck", "--backend", "numpy", "--max-elements", "30"]) == 0
     out = capsys.readouterr().out
-    assert "20 of 20 checks passed" in out and "conv2d 11x11 s4 p1" in out
+    assert "26 of 26 checks passed" in out and "conv2d 11x11 s4 p1" in out and "avg_pool2d" in out
     assert "winograd 5x5 p2" in out and "small AlexNet, im2col" in out and "small AlexNet, winograd" in out
 
 
@@ -119,4 +119,4 @@ def test_gradcheck_with_one_algorithm_checks_only_its_conv_cases(capsys):
     assert main(["gradcheck", "--backend", "numpy", "--max-elements", "5", "--conv-algorithm", "winograd"]) == 0
     out = capsys.readouterr().out
     assert "small AlexNet, winograd" in out and "winograd 3x3 p0" in out
-    assert "small AlexNet, im2col" not in out and "conv2d 11x11" not in out and "15 of 15 checks passed" in out
+    assert "small AlexNet, im2col" not in out and "conv2d 11x11" not in out and "21 of 21 checks passed" in out

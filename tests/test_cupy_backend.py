@@ -8,8 +8,8 @@ here they also run on AlexNet-sized layers, on a non-default stream, and twice f
 import numpy as np
 import pytest
 
-from gpu_kernel_cases import (DTYPES, GEOMETRIES, SHAPE, TOLERANCE, assert_matches, check_col2im, check_im2col,
-                              check_maxpool_backward, check_maxpool_forward, images, strided)
+from gpu_kernel_cases import (DTYPES, GEOMETRIES, SHAPE, assert_matches, check_col2im, check_im2col,
+                              check_maxpool_backward, check_maxpool_forward, images, strided, summed)
 
 pytestmark = pytest.mark.gpu
 
@@ -91,8 +91,8 @@ def test_kernels_run_in_order_on_a_non_default_stream():
         dx = gpu.maxpool_backward(y, argmax, x.shape, *geometry)
         dx_host = cupy.asnumpy(dx)
     expected_y, expected_argmax = reference.maxpool_forward(x * 2, *geometry)
-    assert_matches(dx_host, reference.maxpool_backward(expected_y, expected_argmax, x.shape, *geometry), "on a stream",
-                   **TOLERANCE[np.float32])
+    expected = reference.maxpool_backward(expected_y, expected_argmax, x.shape, *geometry)
+    assert_matches(dx_host, expected, "on a stream", **summed(expected, geometry))
 
 
 @alexnet
@@ -138,3 +138,31 @@ def test_winograd_conv2d_on_the_gpu_equals_numpy(kernel, padding, side):
             results[engine] = [b.to_numpy(a) for a in (y.data, xt.grad, wt.grad)]
     for ours, reference_ in zip(results["cupy"], results["numpy"]):
         np.testing.assert_allclose(ours, reference_, rtol=1e-9, atol=1e-9 * np.abs(reference_).max())
+
+
+# LeNet's layers: average pooling and sigmoid/tanh, the simulator's checks on CuPy arrays
+from gpu_kernel_cases import AVG_GEOMETRIES, check_avgpool_backward, check_avgpool_forward  # noqa: E402
+
+avg_geometries = pytest.mark.parametrize("geometry,ceil_mode,count_include_pad", AVG_GEOMETRIES.values(),
+                                         ids=AVG_GEOMETRIES.keys())
+
+
+@layouts
+@dtypes
+@avg_geometries
+def test_avgpool(geometry, ceil_mode, count_include_pad, dtype, to_device):
+    check_avgpool_forward(to_device, images(SHAPE, dtype), geometry, ceil_mode, count_include_pad)
+    check_avgpool_backward(to_device, SHAPE, geometry, ceil_mode, count_include_pad, dtype)
+
+
+def test_lenet_sized_avgpool():
+    geometry, ceil_mode, include = AVG_GEOMETRIES["k2-s2-p0-lenet"]
+    check_avgpool_forward(cupy.asarray, images((256, 6, 28, 28), np.float32), geometry, ceil_mode, include)
+    check_avgpool_backward(cupy.asarray, (256, 6, 28, 28), geometry, ceil_mode, include, np.float32)
+
+
+@dtypes
+def test_sigmoid_and_tanh_saturate_on_the_gpu(dtype):
+    x = cupy.asarray(np.array([-1000.0, 0.0, 1000.0], dtype))
+    assert gpu.sigmoid_forward(x).get().tolist() == [0.0, 0.5, 1.0]
+    assert gpu.tanh_forward(x).get().tolist() == [-1.0, 0.0, 1.0]

@@ -5,7 +5,7 @@ import pytest
 
 from minialex import models
 from minialex.cli import main
-from minialex.data import Dataset
+from minialex.data import Dataset, resize
 from minialex.tools import inspect
 from minialex.training import checkpoint
 
@@ -93,3 +93,31 @@ def test_a_training_run_checkpoint_is_inspected_with_its_recipe(tmp_path, capsys
     checkpoint.save(path, models.lenet(4), config={"model": "lenet", "resize": None, "dataset": "synthetic"})
     model, size, _ = checkpoint.model_from_checkpoint(path)
     assert size == 28 and model[-1].out_features == 4
+
+
+def test_a_lenet_checkpoint_draws_the_sweater_coat_comparison(lenet_checkpoint, tmp_path, monkeypatch):
+    """The LeNet chapter's exercise: the first and second layers' activations for a sweater and a coat."""
+    from minialex.data import load_dataset
+    path = lenet_checkpoint
+    _, synthetic = load_dataset("synthetic", n_train=10, n_test=40)
+    test = Dataset(synthetic.images, synthetic.labels, ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal",
+                                                        "shirt", "sneaker", "bag", "ankle boot"), "fake")
+    monkeypatch.setattr(inspect, "load_test_split", lambda data_dir: test)
+    drawn = []
+    real = inspect.figures.plot_activation_comparison
+    monkeypatch.setattr(inspect.figures, "plot_activation_comparison",
+                        lambda images, layers, *a, **k: drawn.append((images, layers)) or real(images, layers, *a, **k))
+    paths = inspect.inspect(str(path), 0, str(tmp_path / "pics"), compare="sweater,coat", log=lambda *a: None)
+    assert_pngs(paths, ["conv1_filters", "predictions", "confusion", "compare_activations"] + FEATURE_PNGS["lenet"])
+    (images, layers), = drawn
+    assert [c.split(" ")[0] for c, _ in images] == ["pullover", "coat"]
+    first = int(np.flatnonzero(test.labels == 4)[0])
+    assert images[1][0] == f"coat (test image {first})"
+    (label1, maps1), (label2, maps2) = layers
+    activation = type(models.lenet()[1]).__name__            # the maps are taken after it
+    assert label1.endswith(f"+ {activation}") and [m.shape for m in maps1] == [(6, 28, 28)] * 2
+    assert label2.startswith("layers 3-4") and [m.shape for m in maps2] == [(16, 10, 10)] * 2
+    model, size, _ = checkpoint.model_from_checkpoint(path)
+    np.testing.assert_array_equal(maps2[1], inspect.layer_outputs(model, resize(test.images[first][None], 28))[4][2][0])
+    with pytest.raises(inspect.InspectError, match="--compare needs two or more class names"):
+        inspect.inspect(str(path), 0, str(tmp_path / "pics"), compare="sweater,jacket", log=lambda *a: None)

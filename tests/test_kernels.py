@@ -15,6 +15,7 @@ import pytest
 from minialex.kernels import cpu_numba, reference
 
 from kernel_loops import im2col_loops, maxpool_loops  # tests/ is on sys.path under pytest
+from tolerances import assert_close_to_rounding, windows_per_pixel
 
 ENGINES = {"numba": cpu_numba}
 DTYPES = [np.float32, np.float64]
@@ -74,12 +75,6 @@ def assert_same(got, want):
     np.testing.assert_array_equal(got, want)
 
 
-def assert_close(got, want):
-    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, got.dtype, want.shape, want.dtype)
-    rtol = 1e-5 if want.dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
-
-
 @pytest.fixture(params=list(ENGINES), scope="module")
 def kernels(request):
     """The kernel module of each engine under test (conftest's ``engine`` switches whole backends instead)."""
@@ -107,7 +102,8 @@ def test_col2im_equals_reference(kernels, case, dtype, layout):
     col_shape = reference.im2col(np.zeros(shape, dtype), k, s, p).shape
     col = randn(col_shape, dtype, seed=1)
     view = np.asfortranarray(col) if layout == "transposed" else col
-    assert_close(kernels.col2im(view, shape, k, s, p), reference.col2im(col, shape, k, s, p))
+    assert_close_to_rounding(kernels.col2im(view, shape, k, s, p), reference.col2im(col, shape, k, s, p),
+                             windows_per_pixel(k, s), what="col2im")
 
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=ids)
@@ -221,7 +217,8 @@ def test_maxpool_backward_equals_reference(kernels, case, dtype, layout):
     _, argmax = reference.maxpool_forward(x, k, s, p)
     gy = randn(argmax.shape, dtype, seed=5)
     got = kernels.maxpool_backward(as_layout(gy, layout), as_layout(argmax, layout), shape, k, s, p)
-    assert_close(got, reference.maxpool_backward(gy, argmax, shape, k, s, p))
+    assert_close_to_rounding(got, reference.maxpool_backward(gy, argmax, shape, k, s, p), windows_per_pixel(k, s),
+                             what="maxpool_backward")
 
 
 # ---------------------------------------------------------------------------------------------------------

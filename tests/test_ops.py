@@ -8,7 +8,7 @@ from minialex import Tensor, gradcheck
 from minialex.tools.exercises import loops
 from minialex.tools.gradient_checks import op_cases
 
-from conftest import assert_close
+from tolerances import assert_close
 
 CONV_CONFIGS = [  # (input shape, weight shape, stride, padding)
     ((2, 3, 7, 7), (4, 3, 3, 3), (1, 1), (0, 0)),

@@ -120,3 +120,69 @@ def test_backward_frees_each_node_while_it_runs():
     later.sum().backward()
     assert seen == [True]  # by the time the earlier op's backward ran, the later op's buffer was gone
     np.testing.assert_array_equal(a.grad, np.ones(3))
+
+
+# --- a leaf owns its gradient ------------------------------------------------------------------------------------
+
+def test_leaves_of_one_add_get_gradients_of_their_own():
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    assert a.grad is not b.grad and not np.shares_memory(a.grad, b.grad)
+    a.grad *= 0.5
+    np.testing.assert_array_equal(a.grad, [0.5, 0.5])
+    np.testing.assert_array_equal(b.grad, [1.0, 1.0])
+
+
+def test_a_sums_gradient_is_a_writable_array_not_a_broadcast_view():
+    c = Tensor(np.ones((2, 3)), requires_grad=True)
+    c.sum().backward()
+    assert c.grad.flags.writeable and c.grad.base is None and c.grad.strides != (0, 0)
+    c.grad *= 0.5
+    c.grad[0] = 0.0  # zeroing in place, as PyTorch code does with p.grad.zero_()
+    np.testing.assert_array_equal(c.grad, [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def test_the_gradient_passed_to_backward_stays_the_callers():
+    x = Tensor(np.zeros(3), requires_grad=True)
+    g = np.ones(3)
+    x.backward(g)
+    x.grad *= 3.0
+    np.testing.assert_array_equal(g, np.ones(3))
+    (x * 2.0).backward(g)  # the second pass adds in place into the leaf's own array
+    np.testing.assert_array_equal(x.grad, [5.0, 5.0, 5.0])
+    np.testing.assert_array_equal(g, np.ones(3))
+
+
+def test_a_leaf_and_an_intermediate_sharing_a_gradient_do_not_share_it():
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    ((a + b) * 3.0 + a).sum().backward()
+    np.testing.assert_array_equal(a.grad, [4.0, 4.0])
+    np.testing.assert_array_equal(b.grad, [3.0, 3.0])
+    a.grad[...] = 0
+    np.testing.assert_array_equal(b.grad, [3.0, 3.0])
+
+
+@pytest.mark.parametrize("layer", ["linear", "conv"])
+def test_a_fresh_weight_gradient_is_kept_without_a_copy(layer):
+    """The closure's dW (a matmul's product, or a reshape of one) is seen by nothing else: the leaf keeps
+    that very array (AlexNet's fc6 gradient is 100 MB), while the bias's gradient, also fresh, is kept too."""
+    import weakref
+
+    from minialex import nn
+    from minialex.tensor import observe_ops
+    net, x = (nn.Linear(4, 3), np.ones((5, 4), np.float32)) if layer == "linear" else \
+        (nn.Conv2d(2, 3, 3), np.ones((2, 2, 6, 6), np.float32))
+    returned = []
+
+    def remember(op, backward):
+        def wrapped(g):
+            grads = backward(g)
+            returned.extend(weakref.ref(a) for a in grads if a is not None)  # weak: a strong one would count
+            return grads
+        return wrapped
+
+    with observe_ops(remember):
+        y = net(Tensor(x))
+    y.sum().backward()
+    assert len(returned) == 2
+    assert returned[0]() is net.weight.grad and returned[1]() is net.bias.grad

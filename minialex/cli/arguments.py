@@ -45,7 +45,7 @@ def test_limit(parser, help: str = "use the first N test images") -> None:
 
 
 def model(parser, default=None) -> None:
-    parser.add_argument("--model", choices=MODELS, default=default, help="alexnet (default) or lenet (28 px only)")
+    parser.add_argument("--model", choices=MODELS, default=default, help="alexnet (default), lenet (d2l's: sigmoid, average pooling) or lenet-relu-maxpool; the LeNets take 28 px only")
 
 
 def seed(parser, help: str, default=None) -> None:

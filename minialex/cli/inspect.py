@@ -6,8 +6,8 @@ from . import arguments
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("inspect", help="pictures of a checkpoint: filters, feature maps, predictions, "
-                                              "confusion matrix")
+    p = subparsers.add_parser("inspect", help="pictures of a checkpoint (AlexNet or LeNet): filters, feature maps, "
+                                              "predictions, confusion matrix")
     p.add_argument("checkpoint", metavar="CHECKPOINT")
     p.add_argument("--image", type=int, default=0, metavar="N", help="Fashion-MNIST test image index (default 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNGs")
@@ -17,11 +17,15 @@ def add_parser(subparsers) -> None:
                         "skips the confusion matrix")
     p.add_argument("--channels", type=int, default=32, help="feature-map channels shown per layer (default 32)")
     arguments.test_limit(p, "compute the confusion matrix on the first N test images only")
+    p.add_argument("--compare", default=None, metavar="CLASSES",
+                   help="e.g. sweater,coat (d2l's LeNet exercise): the first two conv layers' activations for the "
+                        "first test image of each class, side by side")
     arguments.backend(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..tools.inspect import inspect
-    inspect(args.checkpoint, args.image, args.out, args.data_dir, args.synthetic, args.channels, args.test_limit)
+    inspect(args.checkpoint, args.image, args.out, args.data_dir, args.synthetic, args.channels, args.test_limit,
+            args.compare)
     return 0

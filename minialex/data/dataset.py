@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -18,9 +20,9 @@ class Dataset:
 
     def __post_init__(self):
         if self.images.dtype != np.uint8 or self.images.ndim != 3:
-            raise ValueError(f"{self.name}: images must be (N, H, W) uint8, got {self.images.shape} {self.images.dtype}")
+            raise InputError(f"{self.name}: images must be (N, H, W) uint8, got {self.images.shape} {self.images.dtype}")
         if self.labels.dtype != np.int64 or self.labels.shape != self.images.shape[:1]:
-            raise ValueError(f"{self.name}: labels must be ({len(self.images)},) int64, "
+            raise InputError(f"{self.name}: labels must be ({len(self.images)},) int64, "
                              f"got {self.labels.shape} {self.labels.dtype}")
 
     def __len__(self) -> int:

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.request import urlopen
 
 
+from ..errors import ConfigError
 from .dataset import Dataset
 from .idx import DataError, check_images, check_labels, parse_idx, read_bytes
 
@@ -199,7 +200,7 @@ def load_fashion_mnist(split: str = "train", data_dir=None, download: bool = Tru
                        progress: bool = True) -> Dataset:
     """``split`` "train" (60000 images) or "test" (10000): verified, read-only arrays."""
     if split not in FILES:
-        raise ValueError(f"split must be one of {', '.join(FILES)}, got {split!r}")
+        raise ConfigError(f"split must be one of {', '.join(FILES)}, got {split!r}")
     folder = locate(data_dir, download, progress)
     image_spec, label_spec = FILES[split]
     images = _load_file(_find(folder, image_spec.name), image_spec)

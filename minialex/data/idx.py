@@ -22,14 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
+
 GZIP_MAGIC = b"\x1f\x8b"
 
 DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
           0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
-
-
-class DataError(ValueError):
-    """A data file is missing, malformed, or not the file we expected."""
 
 
 def read_bytes(path) -> bytes:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
+from ..errors import InputError, ShapeError
 
 _matrices: dict = {}
 
@@ -33,12 +34,24 @@ _matrices: dict = {}
 def interpolation_matrix(in_size: int, out_size: int) -> np.ndarray:
     """The (out_size, in_size) float64 matrix of bilinear weights described in the module docstring."""
     if in_size < 1 or out_size < 1:
-        raise ValueError(f"sizes must be positive, got in_size={in_size}, out_size={out_size}")
-    scale = in_size / out_size
-    support = max(scale, 1.0)
-    centres = (np.arange(out_size) + 0.5) * scale
-    w = np.maximum(0.0, 1.0 - np.abs(np.arange(in_size) + 0.5 - centres[:, None]) / support)
-    return w / w.sum(axis=1, keepdims=True)
+        raise InputError(f"sizes must be positive, got in_size={in_size}, out_size={out_size}")
+    return crop_interpolation(np, np.zeros(1), np.full(1, float(in_size)), in_size, out_size)[0]
+
+
+def crop_interpolation(xp, starts, lengths, in_size: int, out_size: int):
+    """(N, out_size, in_size) weights that resize, for each n, the window ``starts[n] : starts[n] + lengths[n]``
+    of an axis of ``in_size`` pixels to ``out_size`` -- torchvision's crop-then-resize as one matrix per image.
+
+    The same triangle as the module docstring's, with ``in`` the window's length and the centres shifted by its
+    start; pixels outside the window get no weight, so the window's edge pixels repeat as an image's do.
+    """
+    starts, lengths = (xp.asarray(a, dtype=xp.float64)[:, None, None] for a in (starts, lengths))
+    support = xp.maximum(lengths / out_size, 1.0)
+    centres = starts + (xp.arange(out_size, dtype=xp.float64)[None, :, None] + 0.5) * lengths / out_size
+    pixels = xp.arange(in_size, dtype=xp.float64)[None, None, :]
+    inside = (pixels >= starts) & (pixels < starts + lengths)
+    w = xp.maximum(0.0, 1.0 - xp.abs(pixels + 0.5 - centres) / support) * inside
+    return w / w.sum(axis=2, keepdims=True)
 
 
 def _matrix(xp, in_size: int, out_size: int, gain: float = 1.0):
@@ -48,6 +61,16 @@ def _matrix(xp, in_size: int, out_size: int, gain: float = 1.0):
     return _matrices[key]
 
 
+def resize_float(x, size: tuple[int, int]):
+    """(N, C, H, W) float32 -> (N, C, h, w), resized as :func:`resize` does (torchvision's ``Resize`` on tensors,
+    ``antialias=True``); on the array module of ``x``."""
+    xp = array_module(x)
+    n, c, h, w = x.shape
+    out_h, out_w = size
+    rows = _matrix(xp, h, out_h) @ x                                  # (N, C, h, W)
+    return rows @ _matrix(xp, w, out_w).T
+
+
 def resize(images, size: int | None = None):
     """(N, H, W) uint8 -> (N, 1, S, S) float32 in [0, 1], bilinearly resized to ``size`` (None: keep H, W).
 
@@ -55,13 +78,13 @@ def resize(images, size: int | None = None):
     """
     xp = array_module(images)
     if images.dtype != np.uint8 or images.ndim != 3:
-        raise ValueError(f"expected (N, H, W) uint8 images, got shape {images.shape} dtype {images.dtype}")
+        raise ShapeError(f"expected (N, H, W) uint8 images, got shape {images.shape} dtype {images.dtype}")
     n, h, w = images.shape
     x = images.astype(xp.float32)
     if size is None or (size == h and size == w):
         return (x * xp.float32(1 / 255)).reshape(n, 1, h, w)
     if size < 1:
-        raise ValueError(f"size must be a positive int or None, got {size}")
+        raise InputError(f"size must be a positive int or None, got {size}")
     a_h = _matrix(xp, h, size, gain=1 / 255)  # the 1/255 rides along with the weights: one pass fewer
     a_w = _matrix(xp, w, size)
     rows = a_h @ x                                                   # (N, S, W): S x W per image

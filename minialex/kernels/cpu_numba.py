@@ -569,3 +569,121 @@ def dropout_mask(u, p):
     # p and scale in u's dtype: NumPy compares a float32 array with a Python float in float32 (NEP 50)
     _dropout_mask(_flat(u), u.dtype.type(p), u.dtype.type(scale), out.reshape(-1))
     return out
+
+
+# =========================================================================================================
+# LeNet's layers: sigmoid, tanh (fused element-wise passes) and average pooling (one pass per plane)
+
+
+@_jit
+def _sigmoid_forward(x, out):
+    """As the reference: e = e^-|x|, then 1/(1 + e) for x >= 0 and e/(1 + e) below -- no overflow anywhere."""
+    one = x.dtype.type(1)
+    for k in prange(x.size):
+        v = x[k]
+        e = np.exp(-abs(v))
+        out[k] = one / (one + e) if v >= 0 else e / (one + e)
+
+
+def sigmoid_forward(x):
+    out = np.empty(x.shape, dtype=x.dtype)
+    _sigmoid_forward(_flat(x), out.reshape(-1))
+    return out
+
+
+@_jit
+def _sigmoid_backward(gy, y, out):
+    one = gy.dtype.type(1)
+    for k in prange(gy.size):
+        out[k] = gy[k] * y[k] * (one - y[k])
+
+
+def sigmoid_backward(gy, y):
+    """dL/dx = dL/dy * y * (1 - y)."""
+    out = np.empty(gy.shape, dtype=gy.dtype)
+    _sigmoid_backward(_flat(gy), _flat(y), out.reshape(-1))
+    return out
+
+
+@_jit
+def _tanh_forward(x, out):
+    for k in prange(x.size):
+        out[k] = np.tanh(x[k])
+
+
+def tanh_forward(x):
+    out = np.empty(x.shape, dtype=x.dtype)
+    _tanh_forward(_flat(x), out.reshape(-1))
+    return out
+
+
+@_jit
+def _tanh_backward(gy, y, out):
+    one = gy.dtype.type(1)
+    for k in prange(gy.size):
+        out[k] = gy[k] * (one - y[k] * y[k])
+
+
+def tanh_backward(gy, y):
+    """dL/dx = dL/dy * (1 - y^2)."""
+    out = np.empty(gy.shape, dtype=gy.dtype)
+    _tanh_backward(_flat(gy), _flat(y), out.reshape(-1))
+    return out
+
+
+@_jit
+def _avgpool_forward(x, kh, kw, sh, sw, ph, pw, divisor, y):
+    """y[n, c, oy, ox] = sum of the window's in-bounds x / divisor[oy, ox], one task per plane.
+
+    The window is clipped to the input instead of padded: the padding adds zeros, so the sums (in the
+    reference's row-major order) are the same numbers."""
+    n, c, h, w = x.shape
+    oh, ow = y.shape[2:]
+    zero = x.dtype.type(0)
+    for p in prange(n * c):
+        b, ch = _u(p // c), _u(p % c)
+        for oy in range(oh):
+            r0 = sh * oy - ph
+            for ox in range(ow):
+                c0 = sw * ox - pw
+                total = zero
+                for r in range(max(r0, 0), min(r0 + kh, h)):
+                    for s in range(max(c0, 0), min(c0 + kw, w)):
+                        total += x[b, ch, _u(r), _u(s)]
+                y[b, ch, _u(oy), _u(ox)] = total / divisor[_u(oy), _u(ox)]
+
+
+def avgpool_forward(x, kernel, stride, padding, divisor):
+    """y = each window's sum / divisor[oy, ox] (see the reference); the divisor's shape is the output's."""
+    n, c = x.shape[:2]
+    y = np.empty((n, c, *divisor.shape), dtype=x.dtype)
+    _avgpool_forward(x, *kernel, *stride, *padding, divisor, y)
+    return y
+
+
+@_jit
+def _avgpool_backward(gy, kh, kw, sh, sw, ph, pw, divisor, dx):
+    """dx[window] += gy[n, c, oy, ox] / divisor[oy, ox] for every window (clipped to the input), per plane."""
+    n, c, h, w = dx.shape
+    oh, ow = gy.shape[2:]
+    zero = dx.dtype.type(0)
+    for p in prange(n * c):
+        b, ch = _u(p // c), _u(p % c)
+        for r in range(h):
+            for s in range(w):
+                dx[b, ch, _u(r), _u(s)] = zero
+        for oy in range(oh):
+            r0 = sh * oy - ph
+            for ox in range(ow):
+                c0 = sw * ox - pw
+                share = gy[b, ch, _u(oy), _u(ox)] / divisor[_u(oy), _u(ox)]
+                for r in range(max(r0, 0), min(r0 + kh, h)):
+                    for s in range(max(c0, 0), min(c0 + kw, w)):
+                        dx[b, ch, _u(r), _u(s)] += share
+
+
+def avgpool_backward(gy, x_shape, kernel, stride, padding, divisor):
+    """Every pixel of a window receives gy / divisor; overlapping windows add up."""
+    dx = np.empty(tuple(x_shape), dtype=gy.dtype)
+    _avgpool_backward(gy, *kernel, *stride, *padding, divisor, dx)
+    return dx

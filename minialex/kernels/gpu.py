@@ -263,3 +263,80 @@ def maxpool_backward(gy, argmax, x_shape, kernel, stride, padding):
     dx = xp.empty(tuple(x_shape), dtype=gy.dtype)
     _launch(_maxpool_backward_kernel, dx.size, gy, argmax, dx, kernel, stride, padding)
     return dx
+
+
+# =========================================================================================================
+# LeNet's layers: sigmoid and tanh are one CuPy expression each (the reference functions, on CuPy arrays);
+# average pooling is a kernel, one thread per element written, as max-pooling
+
+sigmoid_forward = reference.sigmoid_forward
+sigmoid_backward = reference.sigmoid_backward
+tanh_forward = reference.tanh_forward
+tanh_backward = reference.tanh_backward
+
+
+@cuda.jit
+def _avgpool_forward_kernel(x, divisor, y, kernel, stride, padding):
+    t = cuda.grid(1)
+    if t >= y.size:
+        return
+    kh, kw = kernel
+    sh, sw = stride
+    ph, pw = padding
+    rest, ox = _peel(t, y.shape[3])
+    rest, oy = _peel(rest, y.shape[2])
+    n, c = _peel(rest, y.shape[1])
+    top, left = oy * sh - ph, ox * sw - pw
+    zero = y.dtype.type(0)
+    total = zero
+    for i in range(kh):
+        for j in range(kw):
+            total += _read_padded(x, n, c, top + i, left + j, zero)
+    y[n, c, oy, ox] = total / divisor[oy, ox]
+
+
+@cuda.jit
+def _avgpool_backward_kernel(gy, divisor, dx, kernel, stride, padding):
+    t = cuda.grid(1)
+    if t >= dx.size:
+        return
+    kh, kw = kernel
+    sh, sw = stride
+    ph, pw = padding
+    rest, w = _peel(t, dx.shape[3])
+    rest, h = _peel(rest, dx.shape[2])
+    n, c = _peel(rest, dx.shape[1])
+    y_lo, y_hi = _windows_containing(h + ph, kh, sh, gy.shape[2])
+    x_lo, x_hi = _windows_containing(w + pw, kw, sw, gy.shape[3])
+    total = dx.dtype.type(0)
+    for oy in range(y_lo, y_hi):
+        for ox in range(x_lo, x_hi):
+            total += gy[n, c, oy, ox] / divisor[oy, ox]
+    dx[n, c, h, w] = total
+
+
+def avgpool_forward(x, kernel, stride, padding, divisor):
+    """One thread per output (n, c, oy, ox)::
+
+        y[n, c, oy, ox] = sum over (i, j) of x[n, c, oy*sh - ph + i, ox*sw - pw + j] / divisor[oy, ox]
+
+    with 0 where the index falls outside the input (padding, or a ceil-mode window's overhang)."""
+    xp = array_module(x)
+    x, divisor = xp.ascontiguousarray(x), xp.ascontiguousarray(divisor)
+    kernel, stride, padding = _pairs(kernel, stride, padding)
+    y = xp.empty((*x.shape[:2], *divisor.shape), dtype=x.dtype)
+    _launch(_avgpool_forward_kernel, y.size, x, divisor, y, kernel, stride, padding)
+    return y
+
+
+def avgpool_backward(gy, x_shape, kernel, stride, padding, divisor):
+    """A gather, one thread per input pixel (n, c, h, w)::
+
+        dx[n, c, h, w] = sum of gy[n, c, oy, ox] / divisor[oy, ox] over the windows covering (h, w)
+    """
+    xp = array_module(gy)
+    gy, divisor = xp.ascontiguousarray(gy), xp.ascontiguousarray(divisor)
+    kernel, stride, padding = _pairs(kernel, stride, padding)
+    dx = xp.empty(tuple(x_shape), dtype=gy.dtype)
+    _launch(_avgpool_backward_kernel, dx.size, gy, divisor, dx, kernel, stride, padding)
+    return dx

@@ -202,3 +202,68 @@ def dropout_mask(u, p):
     """Inverted-dropout mask from uniforms ``u`` in [0, 1): 0 where dropped, 1/(1-p) where kept."""
     scale = 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
     return ((u >= p) * scale).astype(u.dtype)
+
+
+# =========================================================================================================
+# LeNet's layers: sigmoid, tanh and average pooling
+
+
+def sigmoid_forward(x):
+    """1 / (1 + e^-x), computed from e = e^-|x| <= 1 so nothing overflows: 1/(1 + e) for x >= 0, e/(1 + e) below.
+
+    sigmoid(1000) is exactly 1 and sigmoid(-1000) exactly 0, with no overflow warning; NaN stays NaN."""
+    xp = array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_backward(gy, y):
+    """dL/dx = dL/dy * y * (1 - y), from the forward's output y."""
+    return gy * y * (1 - y)
+
+
+def tanh_forward(x):
+    """tanh saturates to +-1 without overflow (the library's tanh never forms e^x for large x)."""
+    return array_module(x).tanh(x)
+
+
+def tanh_backward(gy, y):
+    """dL/dx = dL/dy * (1 - y^2), from the forward's output y."""
+    return gy * (1 - y * y)
+
+
+def _pad_for_windows(x, padding, out_hw, kernel, stride):
+    """``x`` zero-padded by ``padding`` before and as much after as the last window (ceil mode) reaches."""
+    (ph, pw), (oh, ow), (kh, kw), (sh, sw) = padding, out_hw, kernel, stride
+    h, w = x.shape[2:]
+    bottom, right = max(0, (oh - 1) * sh + kh - h - ph), max(0, (ow - 1) * sw + kw - w - pw)
+    return array_module(x).pad(x, ((0, 0), (0, 0), (ph, bottom), (pw, right)))
+
+
+def avgpool_forward(x, kernel, stride, padding, divisor):
+    """y[n, c, oy, ox] = (sum of the window's input elements) / divisor[oy, ox]; padding adds nothing.
+
+    ``divisor`` (oh, ow), in x's dtype and on its engine, fixes the output size and what each window counts
+    (:func:`minialex.kernels.geometry.pool_divisors`: with or without the padding, or an override)."""
+    xp = array_module(x)
+    n, c = x.shape[:2]
+    out_hw = divisor.shape
+    xpad = _pad_for_windows(x, padding, out_hw, kernel, stride)
+    total = xp.zeros((n, c, *out_hw), dtype=x.dtype)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            total += _window(xpad, i, j, stride, out_hw)
+    return total / divisor
+
+
+def avgpool_backward(gy, x_shape, kernel, stride, padding, divisor):
+    """Adjoint of :func:`avgpool_forward`: every pixel of a window receives gy / divisor; overlaps add up."""
+    xp = array_module(gy)
+    n, c, h, w = x_shape
+    (ph, pw), out_hw = padding, divisor.shape
+    share = gy / divisor
+    dxpad = _pad_for_windows(xp.zeros(x_shape, dtype=gy.dtype), padding, out_hw, kernel, stride)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            _window(dxpad, i, j, stride, out_hw)[...] += share
+    return xp.ascontiguousarray(dxpad[:, :, ph:ph + h, pw:pw + w])

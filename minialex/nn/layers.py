@@ -6,12 +6,13 @@ import math
 
 import numpy as np
 
+from . import init
 from .. import ops
-from ..kernels.geometry import output_hw
+from ..errors import ConfigError, InputError, InputTypeError, ShapeError
+from ..kernels.geometry import output_hw, pool_output_size
 from ..ops import conv_algorithm
 from ..ops.common import pair
 from ..tensor import DEFAULT_DTYPE
-from . import init
 from .module import Module, Parameter
 
 
@@ -21,7 +22,7 @@ class Sequential(Module):
     def __init__(self, *layers: Module):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: argument {i} is a {type(layer).__name__}, not a Module")
+                raise InputTypeError(f"Sequential: argument {i} is a {type(layer).__name__}, not a Module")
             setattr(self, str(i), layer)
 
     def __iter__(self):
@@ -37,8 +38,8 @@ class Sequential(Module):
         for name, layer in self.named_children():
             try:
                 x = layer(x)
-            except ValueError as e:
-                raise ValueError(f"layer ({name}) {e}") from None
+            except InputError as e:
+                raise type(e)(f"layer ({name}) {e}") from None
         return x
 
     def output_shape(self, shape):
@@ -76,7 +77,7 @@ class Conv2d(Module):
         n, c, h, w = _expect_nchw(self, shape, self.in_channels)
         oh, ow = output_hw(h, w, self.kernel_size, self.stride, self.padding)
         if oh < 1 or ow < 1:
-            raise ValueError(f"{self!r}: kernel {self.kernel_size} does not fit the padded {h}x{w} input")
+            raise ShapeError(f"{self!r}: kernel {self.kernel_size} does not fit the padded {h}x{w} input")
         return (n, self.out_channels, oh, ow)
 
     def flops(self, shape):
@@ -104,7 +105,7 @@ class MaxPool2d(Module):
         n, c, h, w = _expect_nchw(self, shape)
         oh, ow = output_hw(h, w, self.kernel_size, self.stride, self.padding)
         if oh < 1 or ow < 1:
-            raise ValueError(f"{self!r}: window {self.kernel_size} does not fit the {h}x{w} input")
+            raise ShapeError(f"{self!r}: window {self.kernel_size} does not fit the {h}x{w} input")
         return (n, c, oh, ow)
 
     def flops(self, shape):
@@ -113,6 +114,40 @@ class MaxPool2d(Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """The mean of each window, with PyTorch's arguments (see :func:`minialex.ops.avg_pool2d`)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None):
+        self.kernel_size = pair(kernel_size, "kernel_size", "AvgPool2d", 1)
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", "AvgPool2d", 1)
+        self.padding = pair(padding, "padding", "AvgPool2d", 0)
+        self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
+        self.divisor_override = divisor_override
+
+    def forward(self, x):
+        return ops.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                              self.divisor_override)
+
+    def output_shape(self, shape):
+        n, c, h, w = _expect_nchw(self, shape)
+        oh, ow = (pool_output_size(size, k, s, p, self.ceil_mode)
+                  for size, k, s, p in zip((h, w), self.kernel_size, self.stride, self.padding))
+        if oh < 1 or ow < 1:
+            raise ShapeError(f"{self!r}: window {self.kernel_size} does not fit the {h}x{w} input")
+        return (n, c, oh, ow)
+
+    def flops(self, shape):
+        """The window's additions and one division per window."""
+        return math.prod(self.output_shape(shape)) * math.prod(self.kernel_size)
+
+    def extra_repr(self):
+        options = "".join(f", {name}={value}" for name, value, default in (
+            ("ceil_mode", self.ceil_mode, False), ("count_include_pad", self.count_include_pad, True),
+            ("divisor_override", self.divisor_override, None)) if value != default)
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}{options}"
 
 
 class ReLU(Module):
@@ -126,10 +161,34 @@ class ReLU(Module):
         return math.prod(shape)
 
 
+class Sigmoid(Module):
+    def forward(self, x):
+        return ops.sigmoid(x)
+
+    def output_shape(self, shape):
+        return tuple(shape)
+
+    def flops(self, shape):
+        """An exponential, an addition and a division per element, counted as 3."""
+        return 3 * math.prod(shape)
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return ops.tanh(x)
+
+    def output_shape(self, shape):
+        return tuple(shape)
+
+    def flops(self, shape):
+        """Counted as one element-wise op each, as ReLU (libm's tanh costs more, and no FLOP count agrees on it)."""
+        return math.prod(shape)
+
+
 class Dropout(Module):
     def __init__(self, p: float = 0.5):
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
+            raise ConfigError(f"Dropout: p must be a probability in [0, 1], got {p}")
         self.p = p
 
     def forward(self, x):
@@ -169,7 +228,7 @@ class Linear(Module):
 
     def output_shape(self, shape):
         if len(shape) != 2 or shape[1] != self.in_features:
-            raise ValueError(f"{self!r}: expected input of shape (N, {self.in_features}), got {tuple(shape)}")
+            raise ShapeError(f"{self!r}: expected input of shape (N, {self.in_features}), got {tuple(shape)}")
         return (shape[0], self.out_features)
 
     def flops(self, shape):
@@ -183,5 +242,22 @@ class Linear(Module):
 def _expect_nchw(layer, shape, channels=None):
     if len(shape) != 4 or (channels is not None and shape[1] != channels):
         want = f"(N, {channels}, H, W)" if channels is not None else "(N, C, H, W)"
-        raise ValueError(f"{layer!r}: expected input of shape {want}, got {tuple(shape)}")
+        raise ShapeError(f"{layer!r}: expected input of shape {want}, got {tuple(shape)}")
     return shape
+
+
+class CrossEntropyLoss(Module):
+    """``loss = nn.CrossEntropyLoss(); l = loss(y_hat, y)``: :func:`minialex.ops.cross_entropy` of logits (N, K)
+    and class indices (N,), with PyTorch's ``reduction`` (``mean``, ``sum`` or ``none``)."""
+
+    def __init__(self, reduction: str = "mean"):
+        if reduction not in ops.loss.REDUCTIONS:
+            raise ShapeError(f"CrossEntropyLoss: reduction must be one of {', '.join(ops.loss.REDUCTIONS)}, "
+                             f"got {reduction!r}")
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return ops.cross_entropy(input, target, self.reduction)
+
+    def extra_repr(self):
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"

@@ -6,7 +6,9 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .. import devices
 from ..backend import get_backend
+from ..errors import InputError, InputTypeError, ShapeError
 from ..tensor import Tensor
 
 
@@ -33,8 +35,8 @@ class Module:
             return self.forward(*args)
         try:
             return self.forward(*args)
-        except ValueError as e:  # name the layer: "Conv2d(1, 96, ...): conv2d: expected ..."
-            raise ValueError(f"{self!r}: {e}") from None
+        except InputError as e:  # name the layer: "Conv2d(1, 96, ...): conv2d: expected ..."; a bug keeps its traceback
+            raise type(e)(f"{self!r}: {e}") from None
 
     # --- walking the tree ---------------------------------------------------------------------------------
     def named_children(self):
@@ -76,11 +78,43 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    def to(self, dtype) -> "Module":
-        """Convert every parameter to ``dtype`` in place (``float32`` for training, ``float64`` for gradcheck)."""
-        for p in self.parameters():
-            p.data, p.grad = p.data.astype(dtype), None
+    def to(self, *args, **kwargs) -> "Module":
+        """``net.to(device)``, ``net.to(dtype)`` or both, in place (returns ``self``), as PyTorch.
+
+        A dtype converts every parameter (``float32`` for training, ``float64`` for gradcheck). A device (``"cpu"``,
+        ``"cuda:0"``, ``d2l.try_gpu()``) makes its engine the active one -- minialex runs every array on one engine
+        -- and moves the parameters there; a no-op for those already there. A moved or converted parameter's
+        gradient is dropped.
+        """
+        target, dtype = devices.to_arguments(f"{type(self).__name__}.to", args, kwargs)
+        if target is not None:
+            devices.activate(target)
+            for p in self.parameters():
+                moved = devices.move(p.data, target)
+                if moved is not p.data:
+                    p.data, p.grad = moved, None
+        if dtype is not None:
+            for p in self.parameters():
+                p.data, p.grad = p.data.astype(dtype), None
         return self
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every sub-module, then on ``self`` (children first, as PyTorch); returns ``self``.
+        d2l's ``net.apply(init_weights)``."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def add_module(self, name: str, module: "Module") -> None:
+        """Register ``module`` under ``name`` (after the existing children, so a Sequential runs it last)."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise InputError(f"add_module: name must be a non-empty string without '.', got {name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise InputTypeError(f"add_module: {name!r} is a {type(module).__name__}, not a Module")
+        if name in vars(self) and not isinstance(vars(self)[name], Module):
+            raise KeyError(f"add_module: attribute {name!r} already exists and is not a module")
+        setattr(self, name, module)
 
     def float(self) -> "Module":
         return self.to(np.float32)
@@ -106,7 +140,7 @@ class Module:
                 continue
             value = state[name]
             if tuple(value.shape) != p.shape:
-                raise ValueError(f"load_state_dict: {name} has shape {tuple(value.shape)} in the state, "
+                raise ShapeError(f"load_state_dict: {name} has shape {tuple(value.shape)} in the state, "
                                  f"{p.shape} in the model")
             p.data = get_backend().asarray(value, dtype=p.dtype)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import InputError, ShapeError
 from ..tensor import Tensor, as_tensor
 
 
@@ -9,22 +10,22 @@ def pair(value, name: str, op: str, minimum: int = 0) -> tuple[int, int]:
     """An int or an (h, w) pair of ints -> (h, w), each at least ``minimum``."""
     values = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else None
     if values is None or len(values) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+        raise InputError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
     if min(values) < minimum:
-        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+        raise InputError(f"{op}: {name} must be >= {minimum}, got {value!r}")
     return values
 
 
 def check_float(t: Tensor, op: str, what: str = "input") -> None:
     if t.dtype.kind != "f":
-        raise ValueError(f"{op}: expected a floating-point {what} (float32 or float64), got dtype {t.dtype}")
+        raise InputError(f"{op}: expected a floating-point {what} (float32 or float64), got dtype {t.dtype}")
 
 
 def check_same_dtype(op: str, **tensors: Tensor) -> None:
     dtypes = {name: t.dtype for name, t in tensors.items() if t is not None}
     if len(set(dtypes.values())) > 1:
         listed = ", ".join(f"{n} {d}" for n, d in dtypes.items())
-        raise ValueError(f"{op}: dtypes differ ({listed}); convert the input or the model (model.float() / "
+        raise InputError(f"{op}: dtypes differ ({listed}); convert the input or the model (model.float() / "
                          "model.double()) so they match")
 
 
@@ -41,7 +42,7 @@ def mm(a, b):
 
 def check_rank(t: Tensor, rank: int, op: str, layout: str) -> None:
     if t.ndim != rank:
-        raise ValueError(f"{op}: expected a {rank}-D input {layout}, got shape {t.shape}")
+        raise ShapeError(f"{op}: expected a {rank}-D input {layout}, got shape {t.shape}")
 
 
 __all__ = ["Tensor", "as_tensor", "pair", "check_float", "check_same_dtype", "check_rank", "mm"]

@@ -3,9 +3,10 @@ or by Winograd's minimal filtering (:mod:`minialex.ops.winograd`) where that app
 
 from __future__ import annotations
 
-from ..backend import get_backend
-from ..kernels.geometry import output_hw
 from . import conv_algorithm, winograd
+from ..backend import get_backend
+from ..errors import ShapeError
+from ..kernels.geometry import output_hw
 from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype, mm, pair
 
 
@@ -35,11 +36,11 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     n, c, h, w = x.shape
     oc, wc, kh, kw = weight.shape
     if c != wc:
-        raise ValueError(f"{op}: expected input with {wc} channels, shape (N, {wc}, H, W), got {x.shape}")
+        raise ShapeError(f"{op}: expected input with {wc} channels, shape (N, {wc}, H, W), got {x.shape}")
     if bias is not None and bias.shape != (oc,):
-        raise ValueError(f"{op}: expected bias of shape ({oc},), got {bias.shape}")
+        raise ShapeError(f"{op}: expected bias of shape ({oc},), got {bias.shape}")
     if kh > h + 2 * padding[0] or kw > w + 2 * padding[1]:
-        raise ValueError(f"{op}: kernel {kh}x{kw} is larger than the padded input "
+        raise ShapeError(f"{op}: kernel {kh}x{kw} is larger than the padded input "
                          f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input {h}x{w}, padding {padding})")
     oh, ow = output_hw(h, w, (kh, kw), stride, padding)
     if tile is not None:

@@ -6,7 +6,10 @@ winograd    stride 1, square 3x3 or 5x5 kernels, padding <= r - 1 (:mod:`miniale
 auto        Winograd where :func:`prefers_winograd` says it was measured faster, im2col elsewhere
 ==========  =========================================================================================
 
-The process default is "auto"; change it with :func:`use_conv_algorithm` or ``MINIALEX_CONV_ALGORITHM``.
+The process default is "auto"; change it with :func:`use_conv_algorithm` or ``MINIALEX_CONV_ALGORITHM``
+(every thread, including those started later, sees it); ``with conv_algorithm(name):`` overrides it for a block
+in this thread or asyncio task only (a :class:`contextvars.ContextVar`), so two threads' blocks never leave each
+other's default behind.
 A layer or call that names an algorithm (``nn.Conv2d(..., algorithm="im2col")``) overrides it. As the process
 default, "winograd" runs Winograd wherever it can and im2col elsewhere; named by a layer it cannot serve, it is
 an error.
@@ -15,47 +18,56 @@ an error.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 
-from ..kernels.geometry import output_hw
 from . import winograd
+from ..errors import ConfigError
+from ..kernels.geometry import output_hw
 
 ALGORITHMS = ("auto", "im2col", "winograd")
 
-_default: str | None = None
+_default: str | None = None  # use_conv_algorithm's: every thread's
+_block: contextvars.ContextVar[str | None] = contextvars.ContextVar("minialex_conv_algorithm_block", default=None)
 
 
 def _checked(name, where: str) -> str:
     value = str(name).strip().lower()
     if value not in ALGORITHMS:
-        raise ValueError(f"{where}: unknown convolution algorithm {name!r}; expected one of {', '.join(ALGORITHMS)}")
+        raise ConfigError(f"{where}: unknown convolution algorithm {name!r}; expected one of {', '.join(ALGORITHMS)}")
     return value
 
 
 def get_conv_algorithm() -> str:
-    """The process default: set by :func:`use_conv_algorithm`, else ``MINIALEX_CONV_ALGORITHM``, else "auto"."""
+    """The default in force here: the innermost ``with conv_algorithm(...)`` of this thread, else the process
+    default set by :func:`use_conv_algorithm`, else ``MINIALEX_CONV_ALGORITHM``, else "auto"."""
+    if _block.get() is not None:
+        return _block.get()
     if _default is not None:
         return _default
     return _checked(os.environ.get("MINIALEX_CONV_ALGORITHM", "").strip() or "auto", "MINIALEX_CONV_ALGORITHM")
 
 
 def use_conv_algorithm(name: str) -> str:
-    """Set the algorithm every convolution that names none runs from now on; returns it."""
+    """Set the algorithm every convolution that names none runs from now on, in every thread; returns it.
+    Inside a ``with conv_algorithm(...)`` block it changes that block's default instead, until the block ends."""
     global _default
-    _default = _checked(name, "use_conv_algorithm")
-    return _default
+    chosen = _checked(name, "use_conv_algorithm")
+    if _block.get() is not None:
+        _block.set(chosen)
+    else:
+        _default = chosen
+    return chosen
 
 
 @contextlib.contextmanager
 def conv_algorithm(name: str):
-    """``with conv_algorithm("im2col"): ...`` -- a different default for a block, then the old one."""
-    global _default
-    previous = _default
-    use_conv_algorithm(name)
+    """``with conv_algorithm("im2col"): ...`` -- a different default for a block in this thread, then the old one."""
+    token = _block.set(_checked(name, "conv_algorithm"))
     try:
-        yield _default
+        yield _block.get()
     finally:
-        _default = previous
+        _block.reset(token)
 
 
 # "auto" runs Winograd only where at least this share of its tiles' outputs are real outputs (see below)
@@ -90,7 +102,7 @@ def choose(name, x_shape, w_shape, stride, padding, layer: str = "conv2d") -> st
         if reason is not None and not explicit:
             return "im2col"
         if reason is not None:
-            raise ValueError(f"{layer}: algorithm 'winograd' cannot run this convolution: {reason} "
+            raise ConfigError(f"{layer}: algorithm 'winograd' cannot run this convolution: {reason} "
                              "(use algorithm='im2col' or 'auto')")
         return name
     if reason is not None:

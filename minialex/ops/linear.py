@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import ShapeError
 from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype, mm
 
 
@@ -14,7 +15,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     check_float(x, op)
     check_same_dtype(op, input=x, weight=weight, bias=bias)
     if x.shape[1] != weight.shape[1]:
-        raise ValueError(f"{op}: expected input of shape (N, {weight.shape[1]}), got {x.shape}")
+        raise ShapeError(f"{op}: expected input of shape (N, {weight.shape[1]}), got {x.shape}")
     y = mm(x.data, weight.data.T)
     if bias is not None:
         y += bias.data
@@ -32,6 +33,6 @@ def flatten(x: Tensor, start_dim: int = 1) -> Tensor:
     """Merge every axis from ``start_dim`` on: (N, C, H, W) -> (N, C*H*W). The gradient is reshaped back."""
     x = as_tensor(x)
     if not 0 <= start_dim < max(x.ndim, 1):
-        raise ValueError(f"flatten: start_dim {start_dim} out of range for a {x.ndim}-D input of shape {x.shape}")
+        raise ShapeError(f"flatten: start_dim {start_dim} out of range for a {x.ndim}-D input of shape {x.shape}")
     out = x.data.reshape(x.shape[:start_dim] + (-1,))
     return Tensor.from_op(out, (x,), lambda g: (g.reshape(x.shape),), "flatten")

@@ -33,6 +33,7 @@ from math import gcd, lcm
 import numpy as np
 
 from ..backend import get_backend
+from ..errors import ConfigError
 from .common import Tensor
 
 # Interpolation points, in the order the matrices use them; infinity is always the last point. Small integers
@@ -73,7 +74,7 @@ def transforms(m: int, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     a = m + r - 1
     if not 2 <= a <= len(POINTS) + 1:
-        raise ValueError(f"winograd: F({m}, {r}) needs {a - 1} interpolation points; at most {len(POINTS)} are defined")
+        raise ConfigError(f"winograd: F({m}, {r}) needs {a - 1} interpolation points; at most {len(POINTS)} are defined")
     points = POINTS[:a - 1]
 
     def evaluation(k):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..backend import get_backend
+from ..errors import ConfigError
 from ..tensor import no_grad
 
 HYPERPARAMETERS = ("lr", "momentum", "weight_decay")
@@ -22,14 +23,14 @@ class SGD:
     def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
         self.params = list(params)
         if not self.params:
-            raise ValueError("SGD: got an empty parameter list")
+            raise ConfigError("SGD: got an empty parameter list")
         if any(isinstance(p, dict) for p in self.params):
-            raise ValueError("SGD: takes one list of parameters; per-group options (a list of dicts) are not supported")
+            raise ConfigError("SGD: takes one list of parameters; per-group options (a list of dicts) are not supported")
         for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
             if not value >= 0.0:
-                raise ValueError(f"SGD: {name} must be >= 0, got {value}")
+                raise ConfigError(f"SGD: {name} must be >= 0, got {value}")
         if nesterov and momentum <= 0:
-            raise ValueError("SGD: nesterov=True needs a momentum > 0")
+            raise ConfigError("SGD: nesterov=True needs a momentum > 0")
         self.defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "nesterov": bool(nesterov)}
         self.param_groups = [{"params": self.params, **self.defaults}]
         self.velocity = [None] * len(self.params)
@@ -73,11 +74,11 @@ class SGD:
 
     def load_state_dict(self, state: dict) -> None:
         if len(state["velocity"]) != len(self.params):
-            raise ValueError(f"SGD.load_state_dict: state has {len(state['velocity'])} parameters, "
+            raise ConfigError(f"SGD.load_state_dict: state has {len(state['velocity'])} parameters, "
                              f"the optimizer {len(self.params)}")
         missing = [k for k in HYPERPARAMETERS if k not in state]
         if missing:
-            raise ValueError(f"SGD.load_state_dict: the state lacks {', '.join(missing)}")
+            raise ConfigError(f"SGD.load_state_dict: the state lacks {', '.join(missing)}")
         self.param_groups[0].update((k, v) for k, v in state.items() if k != "velocity")
         asarray = get_backend().asarray
         self.velocity = [None if v is None else asarray(v, dtype=p.dtype) for v, p in zip(state["velocity"], self.params)]

@@ -9,8 +9,9 @@ import numpy as np
 
 from .. import models, nn
 from ..backend import manual_seed
+from ..errors import ConfigError
 from ..gradcheck import gradcheck
-from ..ops import conv2d, cross_entropy, dropout, flatten, linear, max_pool2d, relu
+from ..ops import avg_pool2d, conv2d, cross_entropy, dropout, flatten, linear, max_pool2d, relu, sigmoid, tanh
 from ..tensor import Tensor
 
 # the algorithms a convolution can run (``auto`` only picks one of them)
@@ -66,12 +67,19 @@ def op_cases(seed: int = 0, algorithms=CONV_ALGORITHMS):
     }
     unknown = set(algorithms) - set(convs)
     if unknown:
-        raise ValueError(f"gradient checks: no conv cases for {sorted(unknown)}; expected some of {sorted(convs)}")
+        raise ConfigError(f"gradient checks: no conv cases for {sorted(unknown)}; expected some of {sorted(convs)}")
     return [case for name in algorithms for case in convs[name]] + [
         ("max_pool2d 3x3 s2", lambda x: max_pool2d(x, 3, 2), [L(2, 3, 7, 8, distinct=True)]),
         ("max_pool2d 2x2 s2 p1", lambda x: max_pool2d(x, 2, 2, 1), [L(2, 2, 5, 5, distinct=True)]),
         ("max_pool2d 3x2 s1", lambda x: max_pool2d(x, (3, 2), 1), [L(1, 2, 5, 4, distinct=True)]),
+        ("avg_pool2d 2x2 s2 (LeNet)", lambda x: avg_pool2d(x, 2, 2), [L(2, 3, 6, 6)]),
+        ("avg_pool2d 3x3 s2 p1 ceil no-pad", lambda x: avg_pool2d(x, 3, 2, 1, True, False), [L(2, 2, 6, 7)]),
+        ("avg_pool2d 3x2 s2,1 p1,0 ceil", lambda x: avg_pool2d(x, (3, 2), (2, 1), (1, 0), True),
+         [L(1, 2, 6, 5)]),
+        ("avg_pool2d 3x3 s1 divisor 5", lambda x: avg_pool2d(x, 3, 1, 1, divisor_override=5), [L(1, 2, 4, 5)]),
         ("relu", relu, [_away_from_zero(rng, 3, 4, 5)]),
+        ("sigmoid", sigmoid, [L(3, 4, 5)]),
+        ("tanh", tanh, [L(3, 4, 5)]),
         ("dropout p=0.3", _seeded_dropout, [L(4, 6)]),
         ("linear", linear, [L(3, 5), L(4, 5), L(4)]),
         ("flatten", flatten, [L(2, 3, 2, 2)]),

@@ -1,8 +1,10 @@
 """Pictures of a trained network: ``minialex inspect CHECKPOINT --image N --out DIR``.
 
-From a checkpoint it draws conv1's filters, the feature maps of every conv and pool layer for one test image, that
-image with the network's top-5 predictions, and -- when the test set is at hand -- per-class accuracy beside the
-confusion matrix. The figures themselves are in :mod:`minialex.figures`.
+From a checkpoint (AlexNet, LeNet, an ablation's) it draws conv1's filters, the feature maps of every conv and pool
+layer for one test image, that image with the network's top-5 predictions, and -- when the test set is at hand --
+per-class accuracy beside the confusion matrix. ``--compare pullover,coat`` adds the LeNet chapter's exercise: the
+first and second conv layers' activations for the first test image of each class, side by side on one colour scale
+per layer. The figures themselves are in :mod:`minialex.figures`.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import numpy as np
 from .. import figures, nn
 from ..backend import get_backend
 from ..data import DataLoader, load_dataset, resize
+from ..errors import InputError
 from ..summary import describe
 from ..tensor import Tensor, no_grad
 from ..training.checkpoint import model_from_checkpoint
 from ..training.evaluate import score
 
 
-class InspectError(ValueError):
+class InspectError(InputError):
     pass
 
 
@@ -37,10 +40,11 @@ def synthetic_image(index: int) -> np.ndarray:
 # --- running the model -----------------------------------------------------------------------------------------
 
 def layer_outputs(model: nn.Sequential, x: np.ndarray) -> list:
-    """[(name, layer, output as a host array)] for every layer, on input ``x`` (N, C, H, W), without a graph."""
+    """[(name, layer, output as a host array)] for every layer, on input ``x`` (N, C, H, W; an array or a loader's
+    Tensor), without a graph."""
     backend, outputs = get_backend(), []
     with no_grad():
-        h = Tensor(backend.asarray(x))
+        h = x if isinstance(x, Tensor) else Tensor(backend.asarray(x))
         for name, layer in model.named_children():
             h = layer(h)
             outputs.append((name, layer, backend.to_numpy(h.data)))
@@ -54,23 +58,47 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 # --- the pictures --------------------------------------------------------------------------------------------------
 
+ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh)
+POOLS = (nn.MaxPool2d, nn.AvgPool2d)
+SWEATER = "pullover"   # Fashion-MNIST's name for d2l's "sweater"
+
+
 def _feature_layers(outputs):
-    """[(label, file stem, output)] for each conv (taken after its ReLU when one follows) and each pool."""
+    """[(label, file stem, output)] for each conv (taken after its activation when one follows) and each pool."""
     picked = []
     for i, (name, layer, out) in enumerate(outputs):
         if isinstance(layer, nn.Conv2d):
             label = f"layer {name}: {describe(layer)}"
-            if i + 1 < len(outputs) and isinstance(outputs[i + 1][1], nn.ReLU):
-                label, out = f"layers {name}-{outputs[i + 1][0]}: {describe(layer)} + ReLU", outputs[i + 1][2]
+            if i + 1 < len(outputs) and isinstance(outputs[i + 1][1], ACTIVATIONS):
+                after = outputs[i + 1]
+                label, out = f"layers {name}-{after[0]}: {describe(layer)} + {type(after[1]).__name__}", after[2]
             picked.append((label, f"features_{int(name):02d}_conv", out))
-        elif isinstance(layer, nn.MaxPool2d):
+        elif isinstance(layer, POOLS):
             picked.append((f"layer {name}: {describe(layer)}", f"features_{int(name):02d}_pool", out))
     return picked
 
 
+def compare_classes(model, size: int, test, names: str, channels: int = 16):
+    """[(caption, image)], [(layer label, [maps of each image])]: the first two conv layers' activations for the
+    first test image of each class in ``names`` ("pullover,coat"; "sweater" is Fashion-MNIST's "pullover")."""
+    wanted = [SWEATER if n.strip() == "sweater" else n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in test.classes]
+    if unknown or len(wanted) < 2:
+        raise InspectError(f"--compare needs two or more class names among {', '.join(test.classes)} (or sweater), "
+                           f"got {names!r}")
+    picks = [int(np.flatnonzero(test.labels == test.classes.index(n))[0]) for n in wanted]
+    runs = [_feature_layers(layer_outputs(model, resize(test.images[i][None], size))) for i in picks]
+    convs = [k for k, (_, stem, _) in enumerate(runs[0]) if stem.endswith("_conv")][:2]
+    images = [(f"{n} (test image {i})", resize(test.images[i][None], size)[0, 0]) for n, i in zip(wanted, picks)]
+    layers = [(runs[0][k][0], [run[k][2][0, :channels] for run in runs]) for k in convs]
+    return images, layers
+
+
 def inspect(path, index: int, out_dir: str, data_dir=None, synthetic: bool = False, channels: int = 32,
-            test_limit: int | None = None, log=print) -> list[str]:
-    """Draw every picture for checkpoint ``path`` and test image ``index``; returns the PNG paths written."""
+            test_limit: int | None = None, compare: str | None = None, log=print) -> list[str]:
+    """Draw every picture for checkpoint ``path`` and test image ``index``; returns the PNG paths written.
+
+    ``compare="pullover,coat"`` adds ``compare_activations.png`` (needs the test set, not ``synthetic``)."""
     if not 1 <= channels <= 64:
         raise InspectError(f"channels must be in 1..64, got {channels}")
     model, size, meta = model_from_checkpoint(path)
@@ -112,6 +140,13 @@ def inspect(path, index: int, out_dir: str, data_dir=None, synthetic: bool = Fal
     top = np.argsort(probs)[::-1][:5]
     log(f"{source}: " + ", ".join(f"{classes[k]} {probs[k]:.3f}" for k in top)
         + ("" if true_class is None else f"  (true: {classes[true_class]})"))
+
+    if compare is not None:
+        if test is None:
+            raise InspectError("--compare picks test images by class, so it needs the test set, not --synthetic")
+        images, layers = compare_classes(model, size, test, compare, min(channels, 16))
+        save(figures.plot_activation_comparison, "compare_activations", images, layers,
+             title=f"the first two conv layers' activations ({meta['config'].get('model', 'model')})")
 
     if test is not None:
         n = len(test) if test_limit is None else min(test_limit, len(test))

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import models, nn
 from ..backend import get_backend, host_rng, manual_seed
+from ..errors import ConfigError, InputTypeError
 from ..ops import cross_entropy, winograd
 from ..ops.conv_algorithm import get_conv_algorithm
 from ..summary import describe, layer_table
@@ -124,7 +125,7 @@ def trace_step(model: nn.Sequential, x, target) -> dict:
     """One forward and backward of ``cross_entropy(model(x), target)``, timed per layer. Returns the trace as a dict
     (the ``--json`` format): ``rows`` per layer plus a ``loss`` row, ``total`` and ``backward_wall_ms``."""
     if not isinstance(model, nn.Sequential):
-        raise TypeError(f"trace: needs an nn.Sequential, got {type(model).__name__}")
+        raise InputTypeError(f"trace: needs an nn.Sequential, got {type(model).__name__}")
     x = x if isinstance(x, Tensor) else Tensor(x)
     table = layer_table(model, x.shape)
     itemsize = model.parameters()[0].dtype.itemsize
@@ -202,7 +203,7 @@ def trace_model(model: str = "alexnet", input_size: int | None = None, batch_siz
     """:func:`trace_step` for ``model`` on a seeded random batch and random labels, after ``warmup`` untimed steps
     (so one-time costs -- Numba compilation, first allocations -- are not counted)."""
     if batch_size < 1:
-        raise ValueError(f"the batch size must be at least 1, got {batch_size}")
+        raise ConfigError(f"the batch size must be at least 1, got {batch_size}")
     manual_seed(seed)
     net = models.build(model, num_classes, in_channels, input_size)
     size = models.check_input_size(model, input_size)

@@ -17,14 +17,16 @@ import zipfile
 import numpy as np
 
 from .. import models
+from ..errors import CheckpointError
 
 
-class CheckpointError(ValueError):
-    pass
+TEMPORARY_PREFIX, TEMPORARY_SUFFIX = ".checkpoint-", ".npz.tmp"
 
 
 def save(path, model, optimizer=None, **meta) -> None:
-    """Write to a temporary file in the same directory, fsync, then rename: a crash never leaves half a file."""
+    """Write to a temporary file in the same directory, fsync, rename, fsync the directory: a kill or a power cut
+    leaves the previous checkpoint or the new one, never half a file (only, at worst, a temporary file, which
+    :func:`remove_partial_writes` clears)."""
     arrays = {f"model/{name}": value for name, value in model.state_dict().items()}
     if optimizer is not None:
         state = optimizer.state_dict()
@@ -36,7 +38,7 @@ def save(path, model, optimizer=None, **meta) -> None:
         meta["optimizer"] = state
     arrays["meta"] = np.array(json.dumps(meta))
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz.tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=TEMPORARY_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -47,6 +49,29 @@ def save(path, model, optimizer=None, **meta) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened (Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_partial_writes(directory) -> list:
+    """Delete the temporary files a checkpoint write killed midway left in ``directory``; returns their names."""
+    names = sorted(n for n in os.listdir(directory) if n.startswith(TEMPORARY_PREFIX) and n.endswith(TEMPORARY_SUFFIX))
+    for name in names:
+        os.unlink(os.path.join(directory, name))
+    return names
 
 
 def load(path) -> tuple[dict, dict, dict]:

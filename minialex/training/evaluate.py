@@ -5,23 +5,24 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_backend
-from ..data import DataLoader, load_dataset
+from ..data import DataLoader, as_array, epoch_batches, load_dataset
 from ..tensor import Tensor, no_grad
 from .checkpoint import model_from_checkpoint
 from .metrics import accuracy, confusion_matrix, per_class_accuracy
 
 
 def predict(net, loader: DataLoader, stop_requested=lambda: False) -> tuple[np.ndarray, np.ndarray] | None:
-    """(logits, labels) as host arrays for every example of ``loader``, in eval mode without building a graph
+    """(logits, labels) as host arrays for every example of ``loader`` (a DataLoader or any iterable of batches), in
+    eval mode without building a graph
     (d2l's ``evaluate_accuracy_gpu`` before the count); None if ``stop_requested()`` turns true between batches."""
     net.eval()
     backend, logits, labels = get_backend(), [], []
     with no_grad():
-        for x, y in loader.batches(0):
+        for x, y in epoch_batches(loader, 0):
             if stop_requested():
                 return None
             logits.append(backend.to_numpy(net(Tensor(x)).data))
-            labels.append(backend.to_numpy(y))
+            labels.append(backend.to_numpy(as_array(y)))
     return np.concatenate(logits), np.concatenate(labels)
 
 

@@ -26,3 +26,13 @@ def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
     totals = confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(totals > 0, np.diag(confusion) / totals, np.nan)
+
+
+def mean_cross_entropy(logits, labels) -> float:
+    """-(1/N) sum_n log softmax(z_n)[t_n] over host arrays, in float64 (0.0 for no rows): the test loss."""
+    z = np.asarray(logits, np.float64)
+    if not len(z):
+        return 0.0
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(z)), np.asarray(labels, np.int64)].mean())

@@ -1,10 +1,13 @@
 """The ``--out`` folder of a training run, and where the run stands.
 
-It holds ``config.json``, ``metrics.jsonl`` (one line per epoch), ``curve.jsonl`` (the running train loss and
-accuracy at every fifth of an epoch, as d2l's plot has them), ``curves.png`` (both) and ``checkpoint.npz``: model,
-SGD velocity, the schedule's state, the host RNG state and the :class:`Position` (epoch, batch, that epoch's
-running sums, the curve's points). The folder is checked before any work, and every file in it is written
-atomically as the run goes.
+It holds ``config.json`` (written first, so a run killed at any moment can be resumed), ``metrics.jsonl`` (one
+line per epoch), ``curve.jsonl`` (the running train loss and accuracy at every fifth of an epoch, as d2l's plot
+has them), ``curves.png`` (both) and ``checkpoint.npz``, the one source of truth for where the run stands: model,
+SGD velocity, and a meta dict with named fields -- ``config``, ``position`` (the :class:`Position`: epoch, next
+batch, that epoch's running sums, the curve's points, the records so far), ``scheduler`` (its state),
+``rng_state`` (the host RNG's, from which dropout derives on every engine) and ``backend``. The loader's order
+needs no state: it is a function of (seed, epoch). On resume the other files are rewritten from the checkpoint,
+so a kill between writing it and them loses nothing. Every file is replaced atomically.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..backend import get_backend, get_rng_state, set_rng_state
@@ -30,16 +33,27 @@ class Position:
     loss_sum: float = 0.0   # sum over examples of the loss
     correct: int = 0
     count: int = 0
-    timed: float = 0.0      # seconds of forward + backward + update
-    wall: float = 0.0       # seconds of wall time spent in this epoch before the last save
+    timed: float = 0.0      # seconds of forward + backward + update, the process's first step left out
+    timed_count: int = 0    # the examples of those timed steps
+    warmup: float = 0.0     # seconds of the process's first step, if it was in this epoch
+    wall: float = 0.0       # seconds of wall time spent in this epoch so far
     history: list = field(default_factory=list)  # one record per finished epoch
     points: list = field(default_factory=list)   # {"epoch": 1.2, "loss", "train_acc"} at each fifth of an epoch
 
     def finish_epoch(self, record: dict) -> None:
         """Append the epoch's record and move, in place, to the start of the next epoch."""
         self.history.append(record)
-        self.epoch, self.batch, self.loss_sum, self.correct, self.count, self.timed, self.wall = \
-            self.epoch + 1, 0, 0.0, 0, 0, 0.0, 0.0
+        self.epoch, self.batch, self.loss_sum, self.correct, self.count = self.epoch + 1, 0, 0.0, 0, 0
+        self.timed, self.timed_count, self.warmup, self.wall = 0.0, 0, 0.0, 0.0
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> "Position":
+        """A checkpoint's position; one written before ``timed_count`` existed timed every example."""
+        known = {f.name for f in fields(cls)}
+        pos = cls(**{k: v for k, v in saved.items() if k in known})
+        if "timed_count" not in saved:
+            pos.timed_count = pos.count
+        return pos
 
 
 class RunFolder:
@@ -52,58 +66,95 @@ class RunFolder:
             self.path.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=self.path):
                 pass
+            checkpoint.remove_partial_writes(self.path)  # what a kill during a write left
         except OSError as e:
             raise TrainingError(f"cannot write to the output folder {self.path}: {e.strerror or e}") from None
-        if resume and not self.checkpoint.is_file():
-            raise TrainingError(f"--resume: there is no checkpoint in {self.path} ({self.checkpoint.name} missing)")
-        if not resume and (self.checkpoint.exists() or (self.path / "metrics.jsonl").exists()):
+        self.has_checkpoint = self.checkpoint.is_file()
+        started = (self.path / "config.json").is_file()
+        if resume and not (self.has_checkpoint or started):
+            raise TrainingError(f"--resume: {self.path} holds no run to continue (no config.json, no "
+                                f"{self.checkpoint.name}); start one without --resume")
+        if resume and not self.has_checkpoint and self._finished_epochs():
+            raise TrainingError(f"--resume: {self.path} records {self._finished_epochs()} finished epochs in "
+                                f"metrics.jsonl but has no {self.checkpoint.name} to continue from (was it "
+                                f"removed?); choose another --out for a new run")
+        if not resume and self.has_checkpoint:
             raise TrainingError(f"{self.path} already holds a run; continue it with --resume, or choose another --out")
+        if not resume and (started or (self.path / "metrics.jsonl").exists()):
+            raise TrainingError(f"{self.path} holds a run that stopped before its first checkpoint; continue it with "
+                                f"--resume (it starts again from the beginning), or choose another --out")
+
+    def _finished_epochs(self) -> int:
+        try:
+            return sum(1 for line in open(self.path / "metrics.jsonl") if line.strip())
+        except OSError:
+            return 0
+
+    def check_recipe(self, config: Config) -> None:
+        """On resume, before any work: ``config`` must be the recipe in config.json, but for ``epochs``."""
+        try:
+            saved = json.loads((self.path / "config.json").read_text())
+        except FileNotFoundError:
+            return  # a checkpoint without config.json: restore() compares with the checkpoint's config
+        except (OSError, ValueError) as e:
+            raise TrainingError(f"--resume: cannot read {self.path / 'config.json'}: {e}") from None
+        self._compare(config, saved)
+
+    def _compare(self, config: Config, saved: dict) -> None:
+        differ = [f"{k} {v!r} (saved {saved.get(k, Config.__dataclass_fields__[k].default)!r})"
+                  for k, v in asdict(config).items()
+                  if k != "epochs" and saved.get(k, Config.__dataclass_fields__[k].default) != v]
+        if differ:
+            raise TrainingError(f"--resume: the saved run in {self.path} used another recipe; differing: "
+                                f"{', '.join(differ)}. Only --epochs may change on resume.")
 
     def restore(self, config: Config, net, optimizer, scheduler=None) -> Position:
         try:
             meta = checkpoint.restore(self.checkpoint, net, optimizer)
         except checkpoint.CheckpointError as e:
             raise TrainingError(str(e)) from None
-        saved = {k: v for k, v in meta["config"].items() if k != "epochs"}
-        differ = [f"{k} {v!r} (saved {saved[k]!r})" for k, v in asdict(config).items()
-                  if k != "epochs" and saved.get(k, Config.__dataclass_fields__[k].default) != v]
-        if differ:
-            raise TrainingError(f"--resume: the saved run in {self.path} used another recipe; differing: "
-                                f"{', '.join(differ)}. Only --epochs may change on resume.")
+        self._compare(config, meta["config"])
         if config.schedule_spans_run() and meta["config"]["epochs"] != config.epochs:
             raise TrainingError(f"--resume: the learning-rate schedule {config.lr_schedule!r} spans the run's "
                                 f"{meta['config']['epochs']} epochs, so --epochs cannot change on resume")
         if scheduler is not None:
             scheduler.load_state_dict(meta["scheduler"])
         set_rng_state(meta["rng_state"])
-        return Position(**meta["position"])
+        return Position.from_dict(meta["position"])
+
+    def write_config(self, config: Config, data_dir) -> None:
+        info = {**asdict(config), "backend": get_backend().name, "data_dir": None if data_dir is None else str(data_dir)}
+        self._write_text("config.json", json.dumps(info, indent=2) + "\n", durable=True)
 
     def start(self, config: Config, pos: Position, data_dir) -> None:
         """config.json, and metrics.jsonl/curve.jsonl as of the restored position (later epochs dropped)."""
-        info = {**asdict(config), "backend": get_backend().name, "data_dir": None if data_dir is None else str(data_dir)}
-        self._write_text("config.json", json.dumps(info, indent=2) + "\n")
+        self.write_config(config, data_dir)
         self._write_text("metrics.jsonl", "".join(json.dumps(r) + "\n" for r in pos.history))
         self._write_text("curve.jsonl", "".join(json.dumps(p) + "\n" for p in pos.points))
 
-    def append_metrics(self, record: dict, pos: Position, epochs: int) -> None:
-        """The finished epoch's record (appended to metrics.jsonl), the curve so far, and curves.png."""
-        with open(self.path / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+    def write_metrics(self, pos: Position, epochs: int) -> None:
+        """After an epoch: metrics.jsonl (every finished epoch), the curve so far, and curves.png."""
+        self._write_text("metrics.jsonl", "".join(json.dumps(r) + "\n" for r in pos.history))
         self._write_text("curve.jsonl", "".join(json.dumps(p) + "\n" for p in pos.points))
-        history = [json.loads(line) for line in open(self.path / "metrics.jsonl")]
-        plot_curves(history, self.path / "curves.png", epochs=epochs, points=pos.points)
+        plot_curves(pos.history, self.path / "curves.png", epochs=epochs, points=pos.points)
 
     def save(self, net, optimizer, scheduler, pos: Position, config: Config) -> None:
         checkpoint.save(self.checkpoint, net, optimizer, config=asdict(config), position=asdict(pos),
                         scheduler=None if scheduler is None else scheduler.state_dict(),
                         rng_state=get_rng_state(), backend=get_backend().name)
+        self.has_checkpoint = True
 
     def describe_checkpoint(self) -> str:
         if not self.checkpoint.exists():
-            return "No epoch had finished, so no checkpoint was written."
+            return "No checkpoint had been written yet."
         return f"The last good checkpoint, {self.checkpoint}, is kept."
 
-    def _write_text(self, name: str, text: str) -> None:
+    def _write_text(self, name: str, text: str, durable: bool = False) -> None:
+        """Atomically (a temporary file, then a rename); ``durable``: on disk before the rename (fsync)."""
         tmp = self.path / f".{name}.tmp"
-        tmp.write_text(text)
+        with open(tmp, "w") as f:
+            f.write(text)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, self.path / name)

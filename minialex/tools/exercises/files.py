@@ -10,6 +10,7 @@ import ast
 import os
 from pathlib import Path
 
+from ...errors import InputError
 from . import NAMES
 
 SOLUTIONS = Path(__file__).parent / "solutions"
@@ -17,7 +18,7 @@ DEFAULT_DIR = "minialex_exercises"
 SOLUTION_BANNER = "# The reference solution, written by `minialex exercise start {name} --solution`.\n"
 
 
-class ExerciseError(ValueError):
+class ExerciseError(InputError):
     pass
 
 
