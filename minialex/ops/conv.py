@@ -45,7 +45,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     oh, ow = output_hw(h, w, (kh, kw), stride, padding)
     if tile is not None:
         winograd.check_tile(tile, kh, op)
-    if conv_algorithm.choose(algorithm, x.shape, weight.shape, stride, padding) == "winograd":
+    if conv_algorithm.choose(algorithm, x.shape, weight.shape, stride, padding, op, x.dtype) == "winograd":
         return winograd.conv2d_winograd(x, weight, bias, padding, (oh, ow), tile=tile)
     k = get_backend().kernels
 

@@ -93,9 +93,13 @@ def transforms(m: int, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return as_array(at), as_array(g), as_array(bt)
 
 
-def why_not(kernel, stride, padding) -> str | None:
+def why_not(kernel, stride, padding, dtype=None) -> str | None:
     """None if Winograd can run this convolution, else the rule it breaks (for error messages)."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    if dtype is not None and np.dtype(dtype).itemsize < 4:
+        # B^T d B and G g G^T multiply values by entries up to 441 (F(4, 5)): float16's 11-bit mantissa loses
+        # about 1e-3 of each before the transform-domain sums add up thousands of them
+        return f"dtype must be float32 or float64 (the transforms' entries grow the rounding), got {np.dtype(dtype)}"
     if kh != kw or kh not in TILES:
         return f"kernel must be square with size in {sorted(TILES)}, got {kh}x{kw}"
     if (sh, sw) != (1, 1):
@@ -123,10 +127,17 @@ def choose_tile(r: int, out_hw) -> int:
     return min(TILES[r], key=lambda m: (cost(m), m))
 
 
+def multiply_ratio(out_hw, r: int, m: int) -> float:
+    """F(m, r)'s transform-domain multiplies over im2col's, per (output, input) channel pair:
+    tiles * a^2 against oh * ow * r^2 (F(4, 3) on whole tiles: 36 / 144 = 0.25)."""
+    oh, ow = out_hw
+    return tiles_per_axis(oh, m) * tiles_per_axis(ow, m) * (m + r - 1) ** 2 / (oh * ow * r * r)
+
+
 def check_tile(tile, r: int, where: str = "conv2d") -> int:
-    """``tile`` as an int m that F(m, r) supports, or a ValueError naming the allowed ones."""
+    """``tile`` as an int m that F(m, r) supports, or a ConfigError naming the allowed ones."""
     if tile not in TILES.get(r, ()) or isinstance(tile, bool):
-        raise ValueError(f"{where}: tile={tile!r} is not a measured Winograd tile for a {r}x{r} kernel; "
+        raise ConfigError(f"{where}: tile={tile!r} is not a measured Winograd tile for a {r}x{r} kernel; "
                          f"expected one of {', '.join(map(str, TILES.get(r, ())))}")
     return int(tile)
 
