@@ -11,7 +11,8 @@ import pytest
 from minialex.kernels import cpu_numba, reference
 from minialex.kernels.geometry import pool_divisors, pool_output_size
 
-from test_kernels import DTYPES, LAYOUTS, as_layout, assert_close, assert_same, randn  # tests/ is on sys.path
+from test_kernels import DTYPES, LAYOUTS, as_layout, assert_same, randn  # tests/ is on sys.path
+from tolerances import assert_close_to_rounding, windows_per_pixel
 
 # (N, C, H, W), kernel, stride, padding, ceil_mode, count_include_pad
 AVG_CASES = [
@@ -61,7 +62,9 @@ def test_avgpool_backward_equals_reference(case, dtype, layout):
     d = divisor(case, dtype)
     gy = randn(shape[:2] + d.shape, dtype, seed=1)
     got = cpu_numba.avgpool_backward(as_layout(gy, layout), shape, k, s, p, d)
-    assert_close(got, reference.avgpool_backward(gy, shape, k, s, p, d))
+    want = reference.avgpool_backward(gy, shape, k, s, p, d)
+    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, got.dtype, want.shape, want.dtype)
+    assert_close_to_rounding(got, want, windows_per_pixel(k, s), what="avgpool_backward")
 
 
 @pytest.mark.parametrize("case", AVG_CASES, ids=ids)
