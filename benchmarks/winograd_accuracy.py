@@ -19,15 +19,14 @@ import numpy as np
 from minialex import Tensor
 from minialex.ops import conv2d, winograd
 
-# AlexNet's stride-1 convolutions: name, in channels, out channels, kernel, padding, map side at 224 and 96 px
-LAYERS = [("conv2", 96, 256, 5, 2, {224: 26, 96: 10}), ("conv3", 256, 384, 3, 1, {224: 12, 96: 4}),
-          ("conv4", 384, 384, 3, 1, {224: 12, 96: 4}), ("conv5", 384, 256, 3, 1, {224: 12, 96: 4})]
-TILES = {3: (2, 4, 6), 5: (2, 4)}
+# AlexNet's stride-1 convolutions: name, in channels, out channels, kernel, padding, map side at 224, 96 and 72 px
+LAYERS = [("conv2", 96, 256, 5, 2, {224: 26, 96: 10, 72: 7}), ("conv3", 256, 384, 3, 1, {224: 12, 96: 4, 72: 3}),
+          ("conv4", 384, 384, 3, 1, {224: 12, 96: 4, 72: 3}), ("conv5", 384, 256, 3, 1, {224: 12, 96: 4, 72: 3})]
 
 
-def gradients(x, w, g, dtype, algorithm, padding):
+def gradients(x, w, g, dtype, algorithm, padding, tile=None):
     xt, wt = Tensor(x.astype(dtype), requires_grad=True), Tensor(w.astype(dtype), requires_grad=True)
-    y = conv2d(xt, wt, None, 1, padding, algorithm=algorithm)
+    y = conv2d(xt, wt, None, 1, padding, algorithm=algorithm, tile=tile)
     y.backward(g.astype(dtype))
     return y.data.astype(np.float64), xt.grad.astype(np.float64), wt.grad.astype(np.float64)
 
@@ -39,7 +38,7 @@ def relative(got, exact) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--size", type=int, default=224, choices=(224, 96))
+    parser.add_argument("--size", type=int, default=224, choices=(224, 96, 72))
     parser.add_argument("--json", default=None, help="also write the table as JSON")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
@@ -53,11 +52,9 @@ def main(argv=None) -> int:
         w = rng.uniform(-bound, bound, (oc, c, r, r))
         g = rng.standard_normal((args.batch, oc, h + 2 * p - r + 1, h + 2 * p - r + 1))
         exact = gradients(x, w, g, np.float64, "im2col", p)
-        candidates = [("im2col", None)] + [(f"F({m},{r})", m) for m in TILES[r]]
+        candidates = [("im2col", None)] + [(f"F({m},{r})", m) for m in winograd.TILES[r]]
         for label, m in candidates:
-            if m is not None:
-                winograd.TILE[r] = m
-            got = gradients(x, w, g, np.float32, "im2col" if m is None else "winograd", p)
+            got = gradients(x, w, g, np.float32, "im2col" if m is None else "winograd", p, m)
             errors = [relative(a, b) for a, b in zip(got, exact)]
             rows.append({"layer": name, "algorithm": label, "y": errors[0], "dx": errors[1], "dW": errors[2]})
             print(f"| {name} | {label} | {errors[0]:.1e} | {errors[1]:.1e} | {errors[2]:.1e} |", flush=True)

@@ -250,3 +250,59 @@ def test_sigmoid_and_tanh_are_the_reference_expressions(dtype):
         g = images(SHAPE, dtype, seed=1)
         assert_matches(getattr(gpu, f"{name}_backward")(g, y), getattr(reference, f"{name}_backward")(g, y),
                        f"{name}_backward")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Winograd's tile transforms (small: every thread runs as Python under the simulator)
+
+WINOGRAD_CASES = {  # m, r, (N, C, H, W), padding
+    "F(2,3)-overhang": (2, 3, (2, 2, 5, 6), (1, 1)),
+    "F(3,3)-exact-3x3": (3, 3, (1, 2, 3, 3), (1, 1)),
+    "F(6,3)-one-tile-uneven-padding": (6, 3, (1, 2, 4, 5), (2, 0)),
+    "F(4,5)-alexnet-conv2-72px": (4, 5, (1, 2, 7, 7), (2, 2)),
+}
+
+
+@dtypes()
+@pytest.mark.parametrize("m,r,x_shape,padding", WINOGRAD_CASES.values(), ids=WINOGRAD_CASES.keys())
+def test_winograd_tile_kernels_equal_the_reference(m, r, x_shape, padding, dtype):
+    from minialex.ops import winograd
+    at, _, bt = (t.astype(dtype) for t in winograd.transforms(m, r))
+    a = m + r - 1
+    out_hw = output_hw(*x_shape[2:], (r, r), (1, 1), padding)
+    tiles = tuple(winograd.tiles_per_axis(o, m) for o in out_hw)
+    p, oc = x_shape[0] * tiles[0] * tiles[1], 3
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    dv = rng.standard_normal((a * a, x_shape[1], p)).astype(dtype)
+    mm = rng.standard_normal((a * a, oc, p)).astype(dtype)
+    gy = rng.standard_normal((x_shape[0], oc) + out_hw).astype(dtype)
+    bias = rng.standard_normal(oc).astype(dtype)
+    growth = float(max(np.abs(t).max() for t in (at, bt))) ** 2
+    cases = [
+        ("winograd_input_transform", lambda k: k.winograd_input_transform(x, bt, m, padding, tiles)),
+        ("winograd_input_gradient", lambda k: k.winograd_input_gradient(dv, bt, m, padding, tiles, x_shape)),
+        ("winograd_output_transform", lambda k: k.winograd_output_transform(mm, at, out_hw, tiles, bias)),
+        ("winograd_output_gradient", lambda k: k.winograd_output_gradient(gy, at, tiles)),
+    ]
+    for what, call in cases:
+        expected = call(reference)
+        assert_matches(call(gpu), expected, what,
+                       atol=growth * rounding_atol(expected, 4 * a * a, dtype=expected.dtype))
+
+
+def test_winograd_kernels_write_into_the_slice_they_are_given():
+    from minialex.ops import winograd
+    m, r, x_shape, padding = WINOGRAD_CASES["F(2,3)-overhang"]
+    at, _, bt = winograd.transforms(m, r)
+    rng = np.random.default_rng(1)
+    dv, mm = rng.standard_normal((16, 2, 18)), rng.standard_normal((16, 3, 18))
+    dx = np.full((3,) + x_shape[1:], 7.0)
+    gpu.winograd_input_gradient(dv, bt, m, padding, (3, 3), x_shape, out=dx[1:])
+    assert (dx[0] == 7).all()
+    assert_matches(dx[1:], reference.winograd_input_gradient(dv, bt, m, padding, (3, 3), x_shape), "dx slice",
+                   atol=1e-12)
+    y = np.full((3, 3, 5, 6), 7.0)
+    gpu.winograd_output_transform(mm, at, (5, 6), (3, 3), None, out=y[:2])
+    assert (y[2] == 7).all()
+    assert_matches(y[:2], reference.winograd_output_transform(mm, at, (5, 6), (3, 3)), "y slice", atol=1e-12)

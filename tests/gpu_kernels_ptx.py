@@ -39,6 +39,11 @@ def signatures(dtype):
         "_maxpool_backward_kernel": (array(dtype, 4), index, array(dtype, 4), pair, pair, pair),
         "_avgpool_forward_kernel": (array(dtype, 4), array(dtype, 2), array(dtype, 4), pair, pair, pair),
         "_avgpool_backward_kernel": (array(dtype, 4), array(dtype, 2), array(dtype, 4), pair, pair, pair),
+        "_winograd_input_kernel": (array(dtype, 4), array(dtype, 2), array(dtype, 3), nb.int64, pair, pair),
+        "_winograd_input_gradient_kernel": (array(dtype, 3), array(dtype, 2), array(dtype, 4), nb.int64, pair,
+                                            pair),
+        "_winograd_output_kernel": (array(dtype, 3), array(dtype, 2), array(dtype, 1), array(dtype, 4), pair),
+        "_winograd_output_gradient_kernel": (array(dtype, 4), array(dtype, 2), array(dtype, 3), pair),
     }
 
 

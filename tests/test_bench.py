@@ -28,9 +28,10 @@ def test_bench_writes_json_and_chart_for_every_engine(tmp_path, capsys):
         assert (row["vs_torch"] is None) == (not HAVE_TORCH)
     layers = report["layers"]["layers"]
     assert [ly["name"] for ly in layers][:3] == ["0", "1", "2"] and layers[-1]["name"] == "loss"
-    per_layer = ("numpy/im2col", "numpy/winograd", "numba/im2col", "numba/winograd")
+    per_layer = ("numpy/im2col", "numpy/winograd", "numba/im2col", "numba/winograd") + (("torch",) if HAVE_TORCH else ())
     assert all(ly[c]["forward"] >= 0 and ly[c]["backward"] >= 0 for ly in layers for c in per_layer)
     assert set(report["matmul_gflops"]) == {"0", "3", "6", "8", "10"}  # the five convolutions
+    assert set(report["layers_by_size"]) == {"67"}  # the per-layer table at every size asked for
     blas = report["environment"]["blas"]
     assert blas and {"internal_api", "architecture", "num_threads"} <= set(blas[0])
     assert (tmp_path / "layers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

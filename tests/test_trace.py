@@ -88,16 +88,16 @@ def test_trace_names_each_convs_algorithm_and_the_buffer_that_algorithm_allocate
 
 
 def test_the_winograd_buffer_is_what_one_chunk_really_allocates(monkeypatch):
-    """The tiles D that each chunk cuts from the input give the chunk's P; the reported buffer is V or M of it."""
+    """The V each chunk's input transform returns gives the chunk's P; the reported buffer is V or M of it."""
     layer = nn.Conv2d(6, 16, 3, padding=1, algorithm="winograd")
     x = Tensor(np.random.default_rng(2).standard_normal((5, 6, 13, 11)).astype(np.float32))
     monkeypatch.setattr(winograd, "CHUNK_BYTES", 40_000)  # a few images per chunk
-    tiles = []
-    im2col = reference.im2col
-    monkeypatch.setattr(reference, "im2col", lambda *a: tiles.append(im2col(*a)) or tiles[-1])
+    vs = []
+    transform = reference.winograd_input_transform
+    monkeypatch.setattr(reference, "winograd_input_transform", lambda *a: vs.append(transform(*a)) or vs[-1])
     with backend.backend("numpy"):
         layer(x)
-    assert len(tiles) > 1, "the chunking this test is about did not happen"
-    a = 4 + 3 - 1
-    largest = max(6 * a * a, a * a * 16) * tiles[0].shape[1] * 4
+    assert len(vs) > 1, "the chunking this test is about did not happen"
+    a = layer.tile_for(x.shape) + 3 - 1
+    largest = max(6, 16) * a * a * vs[0].shape[2] * 4
     assert winograd_bytes(layer, x.shape, 4) == largest

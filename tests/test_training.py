@@ -478,7 +478,7 @@ LENET_TINY = ["train", "--model", "lenet", "--dataset", "synthetic", "--batch-si
 def test_the_recorded_conv_algorithm_is_what_runs_and_resume_keeps_it(tmp_path, monkeypatch, capsys):
     calls = []
     real = winograd.conv2d_winograd
-    monkeypatch.setattr(winograd, "conv2d_winograd", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(winograd, "conv2d_winograd", lambda *a, **k: calls.append(1) or real(*a, **k))
     assert main([*LENET_TINY, "--epochs", "1", "--conv-algorithm", "im2col", "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "config.json").read_text())["conv_algorithm"] == "im2col" and not calls
     # resumed with another process default: the run keeps its own algorithm, as it keeps its lr
@@ -494,7 +494,7 @@ def test_the_recorded_conv_algorithm_is_what_runs_and_resume_keeps_it(tmp_path, 
 def test_a_run_with_winograd_set_trains_with_it(tmp_path, monkeypatch):
     calls = []
     real = winograd.conv2d_winograd
-    monkeypatch.setattr(winograd, "conv2d_winograd", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(winograd, "conv2d_winograd", lambda *a, **k: calls.append(1) or real(*a, **k))
     assert main([*LENET_TINY, "--epochs", "1", "--conv-algorithm", "winograd", "--out", str(tmp_path)]) == 0
     assert calls and json.loads((tmp_path / "config.json").read_text())["conv_algorithm"] == "winograd"
 

@@ -90,8 +90,9 @@ def conv_terms(w_shape, y_shape):
     return [c * kh * kw, oc * kh * kw, n * oh * ow, n * oh * ow]
 
 
-def winograd_growth(r):
-    """Winograd multiplies rounding by its transforms' entries: the largest entry of A^T, G, B^T of the F(m, r)
-    minialex runs for an r x r kernel (8 for F(4, 3), 21 for F(4, 5))."""
+def winograd_growth(r, m=None):
+    """Winograd multiplies rounding by its transforms' entries: the largest entry of A^T, G, B^T of F(m, r)
+    (8 for F(4, 3), 21 for F(4, 5)); m None: the largest over every tile an r x r kernel may run."""
     from minialex.ops import winograd
-    return max(float(np.abs(t).max()) for t in winograd.transforms(winograd.TILE[r], r))
+    tiles = winograd.TILES[r] if m is None else (m,)
+    return max(float(np.abs(t).max()) for m in tiles for t in winograd.transforms(m, r))

@@ -22,6 +22,7 @@ from numba import njit, prange
 
 from .geometry import output_hw
 from .numba_runtime import jit as _jit
+from .numba_tiles import gather_input_tiles, gather_output_tiles, scatter_add_input_tiles, scatter_output_tiles
 
 # Indices known to be >= 0 go through _u: Numba skips its negative-index wraparound for unsigned ints, and
 # that branch is what keeps LLVM from vectorising the inner loops (im2col is ~1.7x faster without it).
@@ -198,55 +199,186 @@ def nchw_to_gemm(g):
     return out.reshape(oc, -1)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Winograd's transforms: B^T d B and A^T M A applied separably (2a^3 multiply-adds a tile, not the a^4 of one
+# dense Kronecker GEMM), read straight from NCHW and written straight in the layout the per-point GEMMs read,
+# (a*a, channels, P) with P = N*th*tw tiles in (n, ty, tx) order -- no im2col copy, no padded copy.
+#
+# A task is one channel and a block of whole images, Q tiles in all. In the transform domain a block is a
+# contiguous run of Q values in each of the a*a rows, so the transforms run on vectors of Q tiles at once (SIMD;
+# the matrices' zero entries skipped), and only the NCHW side is a gather or a scatter. Whole images keep the
+# backward's scatter-add race-free: tiles overlap only inside an image.
+
+_TILES_PER_TASK = 64  # tiles of a task's vectors: the scratch, a*a*Q values, stays in L1
+
+
+def _images_per_task(tiles_per_image):
+    return max(1, _TILES_PER_TASK // tiles_per_image)
+
+
+@njit(cache=True, inline="always")
+def _rows_times(mat, src, out):
+    """out[i, l, :] = sum_k mat[i, k] * src[k, l, :], skipping mat's zeros (vectors over the last axis)."""
+    out[...] = 0
+    for i in range(mat.shape[0]):
+        for k in range(mat.shape[1]):
+            c = mat[i, k]
+            if c != 0:
+                for l in range(src.shape[1]):
+                    for q in range(src.shape[2]):
+                        out[_u(i), _u(l), _u(q)] += c * src[_u(k), _u(l), _u(q)]
+
+
+@njit(cache=True, inline="always")
+def _cols_times(src, mat, out):
+    """out[i, j, :] = sum_l src[i, l, :] * mat[j, l], skipping mat's zeros."""
+    out[...] = 0
+    for j in range(mat.shape[0]):
+        for l in range(mat.shape[1]):
+            c = mat[j, l]
+            if c != 0:
+                for i in range(src.shape[0]):
+                    for q in range(src.shape[2]):
+                        out[_u(i), _u(j), _u(q)] += c * src[_u(i), _u(l), _u(q)]
+
+
+@njit(cache=True, inline="always")
+def _load_rows(src, ch, q0, out):
+    """out[i, j, q] = src[i*a + j, ch, q0 + q]: a block of a transform-domain array, by plain loops (slicing a
+    view per row costs Numba more than copying the row)."""
+    a, _, count = out.shape
+    for i in range(a):
+        for j in range(a):
+            row = _u(i * a + j)
+            for q in range(count):
+                out[_u(i), _u(j), _u(q)] = src[row, _u(ch), _u(q0 + q)]
+
+
+@njit(cache=True, inline="always")
+def _store_rows(block, dst, ch, q0):
+    """dst[i*a + j, ch, q0 + q] = block[i, j, q]: the inverse of :func:`_load_rows`."""
+    a, _, count = block.shape
+    for i in range(a):
+        for j in range(a):
+            row = _u(i * a + j)
+            for q in range(count):
+                dst[row, _u(ch), _u(q0 + q)] = block[_u(i), _u(j), _u(q)]
+
+
 @_jit
-def _tiles_to_nchw(t, bias, out):
-    """out[n, o, m*ty + i, m*tx + j] = t[i, j, o, n, ty, tx] (+ bias[o]), cropped to out's plane.
+def _winograd_input(x, bt, m, ph, pw, th, tw, per_task, v):
+    """v[i*a + j, c, q] = (B^T d B)[i, j], d the tile q = (n*th + ty)*tw + tx at (m*ty - ph, m*tx - pw) of x[n, c]."""
+    n, c = x.shape[0], x.shape[1]
+    a = bt.shape[0]
+    blocks = -(-n // per_task)
+    for task in prange(c * blocks):
+        ch, first = task // blocks, task % blocks * per_task
+        last = min(n, first + per_task)
+        q0, count = first * th * tw, (last - first) * th * tw
+        d = np.empty((a, a, count), dtype=x.dtype)
+        t = np.empty((a, a, count), dtype=x.dtype)
+        vt = np.empty((a, a, count), dtype=x.dtype)
+        gather_input_tiles(x, ch, first, last, m, ph, pw, th, tw, d)
+        _rows_times(bt, d, t)
+        _cols_times(t, bt, vt)
+        _store_rows(vt, v, ch, q0)
 
-    Tasks run image fastest, the order of t's axes, so neighbouring tasks read neighbouring addresses: on
-    small maps (one tile per image) a task reads only m*m values, each from another of t's m*m planes."""
-    m, _, oc, _, th, tw = t.shape
-    n, _, oh, ow = out.shape
-    for p in prange(oc * n):
-        o, b = p // n, p % n
-        add = out.dtype.type(0) if bias is None else bias[o]
-        for i in range(m):
-            for j in range(m):
-                for ty in range(min(th, (oh - i + m - 1) // m)):  # the rows m*ty + i < oh
-                    y = _u(m * ty + i)
-                    for tx in range(min(tw, (ow - j + m - 1) // m)):
-                        out[_u(b), _u(o), y, _u(m * tx + j)] = t[_u(i), _u(j), _u(o), _u(b), _u(ty), _u(tx)] + add
+
+def winograd_input_transform(x, bt, m, padding, tiles):
+    """V = B^T d B for every tile d of the padded input x (N, C, H, W) -> (a*a, C, N*th*tw)."""
+    a = bt.shape[0]
+    n, c = x.shape[:2]
+    v = np.empty((a * a, c, n * tiles[0] * tiles[1]), dtype=x.dtype)
+    per_task = _images_per_task(tiles[0] * tiles[1])
+    _winograd_input(x, np.ascontiguousarray(bt, dtype=x.dtype), m, *padding, *tiles, per_task, v)
+    return v
 
 
-def tiles_to_nchw(t, out_hw, bias=None, out=None):
-    """Winograd's output tiles (m, m, OC, N, th, tw) -> (N, OC, oh, ow) (into ``out`` if given), + ``bias``."""
+@_jit
+def _winograd_input_gradient(dv, b_, m, ph, pw, th, tw, per_task, dx):
+    """dx[n, c] = the sum over its tiles of B dV B^T placed at (m*ty - ph, m*tx - pw), cropped to the image."""
+    n, c = dx.shape[0], dx.shape[1]
+    a = b_.shape[0]
+    blocks = -(-n // per_task)
+    for task in prange(c * blocks):
+        ch, first = task // blocks, task % blocks * per_task
+        last = min(n, first + per_task)
+        q0, count = first * th * tw, (last - first) * th * tw
+        g = np.empty((a, a, count), dtype=dv.dtype)
+        t = np.empty((a, a, count), dtype=dv.dtype)
+        dd = np.empty((a, a, count), dtype=dv.dtype)
+        _load_rows(dv, ch, q0, g)
+        _rows_times(b_, g, t)
+        _cols_times(t, b_, dd)
+        scatter_add_input_tiles(dd, dx, ch, first, last, m, ph, pw, th, tw)
+
+
+def winograd_input_gradient(dv, bt, m, padding, tiles, x_shape, out=None):
+    """Adjoint of :func:`winograd_input_transform`: (a*a, C, N*th*tw) -> (N, C, H, W), into ``out`` if given."""
+    out = np.empty(x_shape, dtype=dv.dtype) if out is None else out
+    per_task = _images_per_task(tiles[0] * tiles[1])
+    _winograd_input_gradient(dv, np.ascontiguousarray(bt.T, dtype=dv.dtype), m, *padding, *tiles, per_task, out)
+    return out
+
+
+@_jit
+def _winograd_output(mm, at, bias, th, tw, per_task, out):
+    """out[n, o, m*ty + i, m*tx + j] = (A^T M A)[i, j] (+ bias[o]) of tile (ty, tx), cropped to out's plane."""
+    n, oc = out.shape[0], out.shape[1]
+    m, a = at.shape
+    blocks = -(-n // per_task)
+    for task in prange(oc * blocks):
+        o, first = task // blocks, task % blocks * per_task
+        last = min(n, first + per_task)
+        q0, count = first * th * tw, (last - first) * th * tw
+        g = np.empty((a, a, count), dtype=mm.dtype)
+        t = np.empty((m, a, count), dtype=mm.dtype)
+        y = np.empty((m, m, count), dtype=mm.dtype)
+        add = mm.dtype.type(0) if bias is None else bias[o]
+        _load_rows(mm, o, q0, g)
+        _rows_times(at, g, t)
+        _cols_times(t, at, y)
+        scatter_output_tiles(y, out, o, first, last, th, tw, add)
+
+
+def winograd_output_transform(mm, at, out_hw, tiles, bias=None, out=None):
+    """Y = A^T M A per tile, cropped to (oh, ow), + ``bias``: M (a*a, OC, N*th*tw) -> (N, OC, oh, ow)."""
+    oc, p = mm.shape[1:]
     if out is None:
-        out = np.empty((t.shape[3], t.shape[2]) + tuple(out_hw), dtype=t.dtype)
-    _tiles_to_nchw(t, None if bias is None else bias.astype(t.dtype, copy=False), out)
+        out = np.empty((p // (tiles[0] * tiles[1]), oc) + tuple(out_hw), dtype=mm.dtype)
+    bias = None if bias is None else bias.astype(mm.dtype, copy=False)
+    per_task = _images_per_task(tiles[0] * tiles[1])
+    _winograd_output(mm, np.ascontiguousarray(at, dtype=mm.dtype), bias, *tiles, per_task, out)
     return out
 
 
 @_jit
-def _nchw_to_tiles(g, out):
-    """out[i, j, o, n, ty, tx] = g[n, o, m*ty + i, m*tx + j], 0 outside g."""
-    m, _, oc, n, th, tw = out.shape
-    oh, ow = g.shape[2:]
-    zero = g.dtype.type(0)
-    for p in prange(oc * n):
-        o, b = p // n, p % n
-        for i in range(m):
-            for j in range(m):
-                for ty in range(th):
-                    y = m * ty + i
-                    for tx in range(tw):
-                        x = m * tx + j
-                        out[_u(i), _u(j), _u(o), _u(b), _u(ty), _u(tx)] = g[b, o, y, x] if y < oh and x < ow else zero
+def _winograd_output_gradient(gy, a_, th, tw, per_task, dm):
+    """dm[i*a + j, o, q] = (A dY A^T)[i, j], dY the m x m block of gy[n, o] at (m*ty, m*tx), 0 past its edge."""
+    n, oc = gy.shape[0], gy.shape[1]
+    a, m = a_.shape
+    blocks = -(-n // per_task)
+    for task in prange(oc * blocks):
+        o, first = task // blocks, task % blocks * per_task
+        last = min(n, first + per_task)
+        q0, count = first * th * tw, (last - first) * th * tw
+        g = np.empty((m, m, count), dtype=gy.dtype)
+        t = np.empty((a, m, count), dtype=gy.dtype)
+        d = np.empty((a, a, count), dtype=gy.dtype)
+        gather_output_tiles(gy, o, first, last, th, tw, g)
+        _rows_times(a_, g, t)
+        _cols_times(t, a_, d)
+        _store_rows(d, dm, o, q0)
 
 
-def nchw_to_tiles(g, m, th, tw):
-    """Adjoint of :func:`tiles_to_nchw`: (N, OC, oh, ow) -> (m, m, OC, N, th, tw), zeros where tiles hang over."""
-    out = np.empty((m, m, g.shape[1], g.shape[0], th, tw), dtype=g.dtype)
-    _nchw_to_tiles(g, out)
-    return out
+def winograd_output_gradient(gy, at, tiles):
+    """Adjoint of :func:`winograd_output_transform` (without the bias): (N, OC, oh, ow) -> (a*a, OC, N*th*tw)."""
+    n, oc = gy.shape[:2]
+    a = at.shape[1]
+    dm = np.empty((a * a, oc, n * tiles[0] * tiles[1]), dtype=gy.dtype)
+    per_task = _images_per_task(tiles[0] * tiles[1])
+    _winograd_output_gradient(gy, np.ascontiguousarray(at.T, dtype=gy.dtype), *tiles, per_task, dm)
+    return dm
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """CUDA kernels for the ``cupy`` engine, written with Numba (``numba.cuda.jit``).
 
 The same functions with the same signatures as :mod:`minialex.kernels.reference`, which each must equal.
-Only the loops that array operations cannot express well are kernels: im2col, col2im and max-pooling.
+Only the loops that array operations cannot express well are kernels: im2col, col2im, max- and average
+pooling, and Winograd's tile transforms.
 ReLU, dropout masks and the GEMM layout shuffles are one CuPy expression each, so they *are* the
 reference functions, running on CuPy arrays.
 
@@ -48,8 +49,6 @@ nchw_to_gemm = reference.nchw_to_gemm
 relu_forward = reference.relu_forward
 relu_backward = reference.relu_backward
 dropout_mask = reference.dropout_mask
-tiles_to_nchw = reference.tiles_to_nchw
-nchw_to_tiles = reference.nchw_to_tiles
 
 THREADS_PER_BLOCK = 128
 
@@ -338,3 +337,167 @@ def avgpool_backward(gy, x_shape, kernel, stride, padding, divisor):
     dx = xp.empty(tuple(x_shape), dtype=gy.dtype)
     _launch(_avgpool_backward_kernel, dx.size, gy, divisor, dx, kernel, stride, padding)
     return dx
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Winograd's tile transforms. Each thread writes one element and computes it as the double sum the matrices
+# define (a^2 products; B's and A's zeros skipped), reading its tile straight from NCHW: V and dM are written
+# in the (a*a, channels, P) layout the per-point GEMMs read, P = N*th*tw tiles in (n, ty, tx) order, and Y and
+# dx in NCHW. dx is a gather over the (at most ceil(a/m)^2) tiles that cover a pixel, so no atomics are needed.
+
+
+@cuda.jit
+def _winograd_input_kernel(x, bt, v, m, padding, tiles):
+    t = cuda.grid(1)
+    if t >= v.size:
+        return
+    a = bt.shape[0]
+    ph, pw = padding
+    th, tw = tiles
+    rest, p = _peel(t, v.shape[2])
+    xi, c = _peel(rest, v.shape[1])
+    i, j = _peel(xi, a)
+    rest, tx = _peel(p, tw)
+    n, ty = _peel(rest, th)
+    zero = x.dtype.type(0)
+    acc = zero
+    for k in range(a):
+        bik = bt[i, k]
+        if bik != 0:
+            row = zero
+            for l in range(a):
+                bjl = bt[j, l]
+                if bjl != 0:
+                    row += _read_padded(x, n, c, m * ty - ph + k, m * tx - pw + l, zero) * bjl
+            acc += bik * row
+    v[xi, c, p] = acc
+
+
+@cuda.jit
+def _winograd_input_gradient_kernel(dv, bt, dx, m, padding, tiles):
+    t = cuda.grid(1)
+    if t >= dx.size:
+        return
+    a = bt.shape[0]
+    ph, pw = padding
+    th, tw = tiles
+    rest, s = _peel(t, dx.shape[3])
+    rest, y = _peel(rest, dx.shape[2])
+    n, c = _peel(rest, dx.shape[1])
+    ty0, ty1 = _windows_containing(y + ph, a, m, th)
+    tx0, tx1 = _windows_containing(s + pw, a, m, tw)
+    acc = dv.dtype.type(0)
+    for ty in range(ty0, ty1):
+        k = y + ph - m * ty
+        for tx in range(tx0, tx1):
+            l = s + pw - m * tx
+            p = (n * th + ty) * tw + tx
+            for i in range(a):
+                bik = bt[i, k]
+                if bik != 0:
+                    for j in range(a):
+                        acc += bik * dv[i * a + j, c, p] * bt[j, l]
+    dx[n, c, y, s] = acc
+
+
+@cuda.jit
+def _winograd_output_kernel(mm, at, bias, y, tiles):
+    t = cuda.grid(1)
+    if t >= y.size:
+        return
+    m, a = at.shape
+    th, tw = tiles
+    rest, xx = _peel(t, y.shape[3])
+    rest, yy = _peel(rest, y.shape[2])
+    n, o = _peel(rest, y.shape[1])
+    ty, i = _peel(yy, m)
+    tx, j = _peel(xx, m)
+    p = (n * th + ty) * tw + tx
+    acc = mm.dtype.type(0)
+    for k in range(a):
+        aik = at[i, k]
+        if aik != 0:
+            for l in range(a):
+                acc += aik * mm[k * a + l, o, p] * at[j, l]
+    y[n, o, yy, xx] = acc + bias[o]
+
+
+@cuda.jit
+def _winograd_output_gradient_kernel(gy, at, dm, tiles):
+    t = cuda.grid(1)
+    if t >= dm.size:
+        return
+    m, a = at.shape
+    th, tw = tiles
+    oh, ow = gy.shape[2], gy.shape[3]
+    rest, p = _peel(t, dm.shape[2])
+    xi, o = _peel(rest, dm.shape[1])
+    k, l = _peel(xi, a)
+    rest, tx = _peel(p, tw)
+    n, ty = _peel(rest, th)
+    acc = gy.dtype.type(0)
+    for i in range(m):
+        aik = at[i, k]
+        if aik != 0 and m * ty + i < oh:
+            for j in range(m):
+                if m * tx + j < ow:
+                    acc += aik * gy[n, o, m * ty + i, m * tx + j] * at[j, l]
+    dm[xi, o, p] = acc
+
+
+def winograd_input_transform(x, bt, m, padding, tiles):
+    """V = B^T d B for every tile d of the padded input x (N, C, H, W) -> (a*a, C, N*th*tw)::
+
+        v[i*a + j, c, (n*th + ty)*tw + tx] = sum_k,l bt[i, k] x[n, c, m*ty - ph + k, m*tx - pw + l] bt[j, l]
+    """
+    xp = array_module(x)
+    x = xp.ascontiguousarray(x)
+    n, c = x.shape[:2]
+    a = bt.shape[0]
+    v = xp.empty((a * a, c, n * tiles[0] * tiles[1]), dtype=x.dtype)
+    _launch(_winograd_input_kernel, v.size, x, xp.ascontiguousarray(bt, dtype=x.dtype), v, int(m),
+            *_pairs(padding, tiles))
+    return v
+
+
+def winograd_input_gradient(dv, bt, m, padding, tiles, x_shape, out=None):
+    """Adjoint of :func:`winograd_input_transform`, as a gather: one thread per input pixel sums B dV B^T of
+    the tiles that cover it -> (N, C, H, W), copied into ``out`` if given."""
+    xp = array_module(dv)
+    dx = xp.empty(tuple(x_shape), dtype=dv.dtype)
+    _launch(_winograd_input_gradient_kernel, dx.size, xp.ascontiguousarray(dv),
+            xp.ascontiguousarray(bt, dtype=dv.dtype), dx, int(m), *_pairs(padding, tiles))
+    if out is None:
+        return dx
+    out[...] = dx
+    return out
+
+
+def winograd_output_transform(mm, at, out_hw, tiles, bias=None, out=None):
+    """Y = A^T M A per tile, cropped to (oh, ow), + ``bias``: M (a*a, OC, N*th*tw) -> (N, OC, oh, ow)::
+
+        y[n, o, m*ty + i, m*tx + j] = sum_k,l at[i, k] mm[k*a + l, o, (n*th + ty)*tw + tx] at[j, l] + bias[o]
+    """
+    xp = array_module(mm)
+    oc, p = mm.shape[1:]
+    y = xp.empty((p // (tiles[0] * tiles[1]), oc) + tuple(out_hw), dtype=mm.dtype)
+    bias = xp.zeros(oc, dtype=mm.dtype) if bias is None else xp.ascontiguousarray(bias, dtype=mm.dtype)
+    _launch(_winograd_output_kernel, y.size, xp.ascontiguousarray(mm), xp.ascontiguousarray(at, dtype=mm.dtype),
+            bias, y, *_pairs(tiles))
+    if out is None:
+        return y
+    out[...] = y
+    return out
+
+
+def winograd_output_gradient(gy, at, tiles):
+    """Adjoint of :func:`winograd_output_transform` (without the bias): dM = A dY A^T per tile, dY zero where
+    a tile hangs over the output: (N, OC, oh, ow) -> (a*a, OC, N*th*tw)."""
+    xp = array_module(gy)
+    gy = xp.ascontiguousarray(gy)
+    n, oc = gy.shape[:2]
+    a = at.shape[1]
+    dm = xp.empty((a * a, oc, n * tiles[0] * tiles[1]), dtype=gy.dtype)
+    _launch(_winograd_output_gradient_kernel, dm.size, gy, xp.ascontiguousarray(at, dtype=gy.dtype), dm,
+            *_pairs(tiles))
+    return dm

@@ -74,27 +74,81 @@ def nchw_to_gemm(g):
     return xp.ascontiguousarray(g.reshape(n, oc, -1).transpose(1, 0, 2)).reshape(oc, -1)
 
 
-def tiles_to_nchw(t, out_hw, bias=None, out=None):
-    """Winograd's output tiles (m, m, OC, N, th, tw) -> (N, OC, oh, ow) (into ``out`` if given), + ``bias``.
+# --- Winograd's transforms -------------------------------------------------------------------------------
+# F(m x m, r x r) with a = m + r - 1 (minialex.ops.winograd has the math). A tile (ty, tx) reads the a x a
+# window of the padded input at rows m*ty ... m*ty + a - 1 (columns likewise) and gives the m x m outputs
+# from pixel (m*ty, m*tx); tiles that hang over the padded input read zeros, those over the output are
+# cropped. Transform-domain arrays are (a*a, channels, P), P = N*th*tw tiles in (n, ty, tx) order: point xi
+# = i*a + j is one contiguous (channels, P) matrix, the operand of that point's GEMM.
 
-    Element (i, j) of tile (ty, tx) is pixel (m*ty + i, m*tx + j); tiles hanging over the output are cropped."""
-    xp = array_module(t)
-    m, _, oc, n, th, tw = t.shape
-    oh, ow = out_hw
-    y = xp.empty((n, oc, oh, ow), dtype=t.dtype) if out is None else out
-    y[...] = t.transpose(3, 2, 4, 0, 5, 1).reshape(n, oc, th * m, tw * m)[:, :, :oh, :ow]
+
+def _tile_windows(x, m, a, padding, tiles):
+    """(N, C, th, tw, a, a) copy of every tile's window of the zero-padded input."""
+    xp = array_module(x)
+    n, c, h, w = x.shape
+    (ph, pw), (th, tw) = padding, tiles
+    hp, wp = m * (th - 1) + a, m * (tw - 1) + a
+    xpad = xp.zeros((n, c, max(hp, h + ph), max(wp, w + pw)), dtype=x.dtype)
+    xpad[:, :, ph:ph + h, pw:pw + w] = x
+    d = xp.empty((n, c, th, tw, a, a), dtype=x.dtype)
+    for k in range(a):
+        for l in range(a):
+            d[..., k, l] = xpad[:, :, k:k + m * th:m, l:l + m * tw:m]
+    return d
+
+
+def winograd_input_transform(x, bt, m, padding, tiles):
+    """V = B^T d B for every tile d of the padded input x (N, C, H, W) -> (a*a, C, N*th*tw)."""
+    a = bt.shape[0]
+    n, c = x.shape[:2]
+    v = bt @ _tile_windows(x, m, a, padding, tiles) @ bt.T          # (N, C, th, tw, a, a)
+    return array_module(x).ascontiguousarray(v.transpose(4, 5, 1, 0, 2, 3)).reshape(a * a, c, -1)
+
+
+def winograd_input_gradient(dv, bt, m, padding, tiles, x_shape, out=None):
+    """Adjoint of :func:`winograd_input_transform`: dD = B dV B^T per tile, overlapping windows summed,
+    the padding dropped -> (N, C, H, W), into ``out`` if given."""
+    xp = array_module(dv)
+    a = bt.shape[0]
+    n, c, h, w = x_shape
+    (ph, pw), (th, tw) = padding, tiles
+    dd = bt.T @ dv.reshape(a, a, c, n, th, tw).transpose(3, 2, 4, 5, 0, 1) @ bt  # (N, C, th, tw, a, a)
+    hp, wp = m * (th - 1) + a, m * (tw - 1) + a
+    dpad = xp.zeros((n, c, max(hp, h + ph), max(wp, w + pw)), dtype=dv.dtype)
+    for k in range(a):
+        for l in range(a):
+            dpad[:, :, k:k + m * th:m, l:l + m * tw:m] += dd[..., k, l]
+    out = xp.empty(x_shape, dtype=dv.dtype) if out is None else out
+    out[...] = dpad[:, :, ph:ph + h, pw:pw + w]
+    return out
+
+
+def winograd_output_transform(mm, at, out_hw, tiles, bias=None, out=None):
+    """Y = A^T M A per tile, cropped to (oh, ow), + ``bias``: M (a*a, OC, N*th*tw) -> (N, OC, oh, ow)."""
+    xp = array_module(mm)
+    m, a = at.shape
+    oc = mm.shape[1]
+    (oh, ow), (th, tw) = out_hw, tiles
+    n = mm.shape[2] // (th * tw)
+    y = at @ mm.reshape(a, a, oc, n, th, tw).transpose(3, 2, 4, 5, 0, 1) @ at.T   # (N, OC, th, tw, m, m)
+    out = xp.empty((n, oc, oh, ow), dtype=mm.dtype) if out is None else out
+    out[...] = y.transpose(0, 1, 2, 4, 3, 5).reshape(n, oc, th * m, tw * m)[:, :, :oh, :ow]
     if bias is not None:
-        y += bias[:, None, None]
-    return y
+        out += bias[:, None, None]
+    return out
 
 
-def nchw_to_tiles(g, m, th, tw):
-    """Adjoint of :func:`tiles_to_nchw`: (N, OC, oh, ow) -> (m, m, OC, N, th, tw), zeros where tiles hang over."""
-    xp = array_module(g)
-    n, oc, oh, ow = g.shape
-    full = xp.zeros((n, oc, th * m, tw * m), dtype=g.dtype)
-    full[:, :, :oh, :ow] = g
-    return xp.ascontiguousarray(full.reshape(n, oc, th, m, tw, m).transpose(3, 5, 1, 0, 2, 4))
+def winograd_output_gradient(gy, at, tiles):
+    """Adjoint of :func:`winograd_output_transform` (without the bias): dM = A dY A^T per tile, dY zero where
+    a tile hangs over the output: (N, OC, oh, ow) -> (a*a, OC, N*th*tw)."""
+    xp = array_module(gy)
+    m, a = at.shape
+    n, oc, oh, ow = gy.shape
+    th, tw = tiles
+    full = xp.zeros((n, oc, th * m, tw * m), dtype=gy.dtype)
+    full[:, :, :oh, :ow] = gy
+    dm = at.T @ full.reshape(n, oc, th, m, tw, m).transpose(0, 1, 2, 4, 3, 5) @ at  # (N, OC, th, tw, a, a)
+    return xp.ascontiguousarray(dm.transpose(4, 5, 1, 0, 2, 3)).reshape(a * a, oc, -1)
 
 
 def maxpool_forward(x, kernel, stride, padding):

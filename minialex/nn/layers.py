@@ -10,7 +10,7 @@ from . import init
 from .. import ops
 from ..errors import ConfigError, InputError, InputTypeError, ShapeError
 from ..kernels.geometry import output_hw, pool_output_size
-from ..ops import conv_algorithm
+from ..ops import conv_algorithm, winograd
 from ..ops.common import pair
 from ..autograd import DEFAULT_DTYPE
 from .module import Module, Parameter
@@ -50,7 +50,7 @@ class Sequential(Module):
 
 class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True,
-                 algorithm: str | None = None):
+                 algorithm: str | None = None, tile: int | None = None):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride, self.padding = pair(stride, "stride", "Conv2d", 1), pair(padding, "padding", "Conv2d", 0)
@@ -60,18 +60,28 @@ class Conv2d(Module):
         self.bias = init.default_uniform_(Parameter(np.empty(out_channels, DEFAULT_DTYPE)), fan_in) if bias else None
         # None: the process default (minialex.use_conv_algorithm); checked now, so a layer Winograd cannot run
         # fails when it is built, not in the middle of a training step
-        self.algorithm = algorithm
+        self.algorithm, self.tile = algorithm, None
         if algorithm is not None:
             conv_algorithm.choose(algorithm, (1, in_channels, 1, 1), self.weight.shape, self.stride, self.padding,
                                   layer=repr(self))
+        # Winograd's output tile m, F(m x m, r x r), where Winograd runs; None: chosen from the map size
+        if tile is not None:
+            self.tile = winograd.check_tile(tile, self.kernel_size[0], repr(self))
 
     def forward(self, x):
-        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, algorithm=self.algorithm)
+        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, algorithm=self.algorithm,
+                          tile=self.tile)
 
     def algorithm_for(self, shape) -> str:
         """"im2col" or "winograd": what this layer runs on an input of ``shape`` (``auto`` resolved)."""
         return conv_algorithm.choose(self.algorithm, shape, self.weight.shape, self.stride, self.padding,
-                                     layer=repr(self))
+                                     layer=repr(self), dtype=self.weight.dtype)
+
+    def tile_for(self, shape) -> int | None:
+        """Winograd's output tile m on an input of ``shape``, or None where im2col runs."""
+        if self.algorithm_for(shape) != "winograd":
+            return None
+        return self.tile or winograd.choose_tile(self.kernel_size[0], self.output_shape(shape)[2:])
 
     def output_shape(self, shape):
         n, c, h, w = _expect_nchw(self, shape, self.in_channels)
@@ -88,8 +98,9 @@ class Conv2d(Module):
     def extra_repr(self):
         bias = "" if self.bias is not None else ", bias=False"
         algorithm = "" if self.algorithm is None else f", algorithm={self.algorithm!r}"
+        tile = "" if self.tile is None else f", tile={self.tile}"
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}{bias}{algorithm}")
+                f"padding={self.padding}{bias}{algorithm}{tile}")
 
 
 class MaxPool2d(Module):

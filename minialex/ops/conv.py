@@ -11,12 +11,13 @@ from .common import Tensor, as_tensor, check_float, check_rank, check_same_dtype
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-           algorithm: str | None = None) -> Tensor:
+           algorithm: str | None = None, tile: int | None = None) -> Tensor:
     """Convolve NCHW images with ``weight`` (OC, C, kh, kw) -> (N, OC, oh, ow), ``oh = (H + 2ph - kh) // sh + 1``.
 
     ``algorithm``: "im2col" (below; every shape), "winograd" (stride 1, 3x3 or 5x5), "auto" (Winograd where
     it was measured faster, im2col elsewhere), or None for the process default (:func:`minialex.use_conv_algorithm`,
-    "auto" unless set). See :mod:`minialex.ops.conv_algorithm`.
+    "auto" unless set). See :mod:`minialex.ops.conv_algorithm`. ``tile``: Winograd's output tile m, F(m x m, r x r),
+    where Winograd runs (default: :func:`minialex.ops.winograd.choose_tile`'s choice for the map size).
 
     Forward   col = im2col(x)                      (C*kh*kw, N*oh*ow)
               Y   = W @ col + b                    W = weight as (OC, C*kh*kw); Y as (OC, N*oh*ow)
@@ -42,8 +43,10 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         raise ShapeError(f"{op}: kernel {kh}x{kw} is larger than the padded input "
                          f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (input {h}x{w}, padding {padding})")
     oh, ow = output_hw(h, w, (kh, kw), stride, padding)
-    if conv_algorithm.choose(algorithm, x.shape, weight.shape, stride, padding) == "winograd":
-        return winograd.conv2d_winograd(x, weight, bias, padding, (oh, ow))
+    if tile is not None:
+        winograd.check_tile(tile, kh, op)
+    if conv_algorithm.choose(algorithm, x.shape, weight.shape, stride, padding, op, x.dtype) == "winograd":
+        return winograd.conv2d_winograd(x, weight, bias, padding, (oh, ow), tile=tile)
     k = get_backend().kernels
 
     # Y and dcol stay plain @: their row-major results are the layout gemm_to_nchw and col2im read fastest

@@ -3,7 +3,7 @@
 ==========  =========================================================================================
 im2col      every shape; the readable reference (:mod:`minialex.ops.conv`)
 winograd    stride 1, square 3x3 or 5x5 kernels, padding <= r - 1 (:mod:`minialex.ops.winograd`)
-auto        Winograd where :func:`prefers_winograd` says it was measured faster, im2col elsewhere
+auto        Winograd where :func:`prefers_winograd` says it was measured faster on this engine, im2col elsewhere
 ==========  =========================================================================================
 
 The process default is "auto"; change it with :func:`use_conv_algorithm` or ``MINIALEX_CONV_ALGORITHM``
@@ -22,6 +22,7 @@ import contextvars
 import os
 
 from . import winograd
+from ..backend import get_backend
 from ..errors import ConfigError
 from ..kernels.geometry import output_hw
 
@@ -70,42 +71,47 @@ def conv_algorithm(name: str):
         _block.reset(token)
 
 
-# "auto" runs Winograd only where at least this share of its tiles' outputs are real outputs (see below)
-MIN_TILE_USE = 0.6
+# auto's rule, per engine: Winograd where its transform-domain GEMMs need at most this share of im2col's
+# multiplies (winograd.multiply_ratio of the tile choose_tile picks) and the layer has at least MIN_CHANNELS
+# input channels. Below either, the transforms (a pass over the input, one over the output, per chunk) cost more
+# than the multiplies saved. Measured per AlexNet and LeNet layer, forward + backward, float32, batch 128:
+# benchmarks/winograd_tiles.py, results in benchmarks/results/winograd_tiles_*.json, the table in docs/winograd.md.
+# CuPy: 0, im2col everywhere, until a GPU measures it: there one cuBLAS GEMM per layer runs near peak, and the
+# Winograd transforms' CUDA kernels (one thread per element, a^2 products each) have only run under the simulator.
+MAX_MULTIPLY_RATIO = {"numba": 0.28, "numpy": 0.28, "cupy": 0.0}
+MIN_CHANNELS = 16
 
 
-def prefers_winograd(out_hw, r: int) -> bool:
-    """Where Winograd beat im2col in docs/winograd.md's measurements (forward + backward, float32, numba).
+def prefers_winograd(out_hw, r: int, in_channels: int, engine: str | None = None) -> bool:
+    """Whether ``auto`` runs Winograd on a stride-1 r x r convolution with ``in_channels`` inputs and an
+    (oh, ow) output on ``engine`` (default: the active one). docs/winograd.md has the measurements behind it.
 
-    On AlexNet's stride-1 layers Winograd won wherever its tiles are mostly real outputs. A tile that hangs
-    over the output computes pixels that are thrown away, so on tiny maps (conv3-5 at 72 px are 3x3: one 4x4
-    tile each, 44% of it thrown away) im2col's GEMM does less work.
-    """
-    m = winograd.TILE[r]
-    oh, ow = out_hw
-    used = oh * ow / (winograd.tiles_per_axis(oh, m) * winograd.tiles_per_axis(ow, m) * m * m)
-    return used >= MIN_TILE_USE
+    On AlexNet at 224 px conv2-5 win by 1.7-2x (multiply ratio 0.2-0.25); on 3x3 maps (conv3-5 at 72 px) even
+    F(3, 3), which fits them exactly, needs 0.31 of im2col's multiplies and only ties with it."""
+    engine = get_backend().name if engine is None else engine
+    m = winograd.choose_tile(r, out_hw)
+    return in_channels >= MIN_CHANNELS and winograd.multiply_ratio(out_hw, r, m) <= MAX_MULTIPLY_RATIO[engine]
 
 
-def choose(name, x_shape, w_shape, stride, padding, layer: str = "conv2d") -> str:
-    """The algorithm a convolution of these shapes runs: "im2col" or "winograd".
+def choose(name, x_shape, w_shape, stride, padding, layer: str = "conv2d", dtype=None) -> str:
+    """The algorithm a convolution of these shapes (and ``dtype``, when known) runs: "im2col" or "winograd".
 
     ``name`` None means the process default, where "winograd" means "wherever it can run" (AlexNet's conv1 then
-    stays im2col); a layer or call that names "winograd" itself and cannot run it is a ValueError.
+    stays im2col); a layer or call that names "winograd" itself and cannot run it is a ConfigError.
     """
     explicit = name is not None
     name = _checked(name, layer) if explicit else get_conv_algorithm()
     if name == "im2col":
         return name
-    reason = winograd.why_not(tuple(w_shape[2:]), stride, padding)
+    reason = winograd.why_not(tuple(w_shape[2:]), stride, padding, dtype)
     if name == "winograd":
         if reason is not None and not explicit:
             return "im2col"
         if reason is not None:
             raise ConfigError(f"{layer}: algorithm 'winograd' cannot run this convolution: {reason} "
-                             "(use algorithm='im2col' or 'auto')")
+                              "(use algorithm='im2col' or 'auto')")
         return name
     if reason is not None:
         return "im2col"
-    return "winograd" if prefers_winograd(output_hw(*x_shape[2:], tuple(w_shape[2:]), stride, padding), w_shape[2]) \
-        else "im2col"
+    out = output_hw(*x_shape[2:], tuple(w_shape[2:]), stride, padding)
+    return "winograd" if prefers_winograd(out, w_shape[2], w_shape[1]) else "im2col"

@@ -7,22 +7,21 @@ An m x m block of outputs of an r x r correlation needs an (a x a) input tile, a
 With C input channels the element-wise product is a sum over channels, so every one of the a*a transform
 points xi becomes one matrix product over the whole batch (docs/winograd.md derives it all):
 
-Forward   D   = tiles of the padded input, a x a at stride m   (C, a*a, P)      im2col with kernel a, stride m
-          V   = (B^T (x) B^T) D          per channel            (C, a*a, P)      P = N * tiles per image
-          U   = (G (x) G) g                                     (a*a, OC, C)
-          M   = U[xi] @ V[:, xi]         one GEMM per point      (a*a, OC, P)
-          Y   = (A^T (x) A^T) M, tiles put back in NCHW, cropped, + b
-Backward  dM  = (A (x) A) dY_tiles                              (a*a, OC, P)      the adjoint of the output step
-          dU  = dM[xi] @ V[:, xi]^T ;  dW = (G^T (x) G^T) dU    (the filter transform's adjoint)
-          dV  = U[xi]^T @ dM[xi] ;     dD = (B (x) B) dV ;  dx = col2im(dD)   (adjoints of the input steps)
+Forward   V   = B^T d B    for every a x a tile d of the padded input, at stride m    (a*a, C, P)
+          U   = G g G^T    for every filter g                                         (a*a, OC, C)
+          M   = U[xi] @ V[xi]          one GEMM per point                            (a*a, OC, P)
+          Y   = A^T M A    per tile, cropped to the output, + b                      (N, OC, oh, ow)
+Backward  dM  = A dY A^T   per tile (dY zero where the tile hangs over the output)   (a*a, OC, P)
+          dU  = dM[xi] @ V[xi]^T ;   dW = G^T dU G
+          dV  = U[xi]^T @ dM[xi] ;   dx = B dV B^T per tile, overlapping tiles summed, padding dropped
 
-(x) is the Kronecker product: (B^T (x) B^T) vec(d) = vec(B^T d B) for a tile d read row by row, so each
-transform is one GEMM with an (a*a)-row matrix. The backward uses the transposes of the forward's matrices:
-every step above is linear, and the adjoint of "multiply by K" is "multiply by K^T".
+P = N * tiles per image. Every step is linear, and the backward is its adjoint: the transposes of the forward's
+matrices, in reverse order. The tile transforms are kernels (``winograd_input_transform`` and kin in
+:mod:`minialex.kernels`), applied separably, tile by tile, straight from and to NCHW.
 
 The transforms are built exactly (fractions) by :func:`transforms` from interpolation points, so any F(m, r)
-can be printed and checked; :data:`TILE` says which m each kernel size runs, chosen by measured speed and
-float32 error (docs/winograd.md).
+can be printed and checked. The output tile m is chosen per layer by :func:`choose_tile` from the map size,
+among the tiles in :data:`TILES` whose float32 error was measured (docs/winograd.md).
 """
 
 from __future__ import annotations
@@ -42,9 +41,10 @@ from .common import Tensor
 POINTS = (Fraction(0), Fraction(1), Fraction(-1), Fraction(2), Fraction(-2), Fraction(1, 2), Fraction(-1, 2),
           Fraction(3), Fraction(-3), Fraction(1, 3), Fraction(-1, 3))
 
-# Output tile m for each supported (square) kernel size r: F(4x4, 3x3) and F(4x4, 5x5). Both measured as the
-# fastest tile on AlexNet's conv2-conv5 at 224 and 96 px, with float32 error ~1e-5 of max|y| (docs/winograd.md).
-TILE = {3: 4, 5: 4}
+# The output tiles m each supported (square) kernel size r may run: those whose float32 error was measured on
+# AlexNet's layers (benchmarks/winograd_accuracy.py; docs/winograd.md has the table). Larger tiles save more
+# multiplies but their transforms have larger entries, and float32 error grows with them.
+TILES = {3: (2, 3, 4, 5, 6), 5: (2, 3, 4)}
 
 
 def _inverse(rows):
@@ -93,11 +93,15 @@ def transforms(m: int, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return as_array(at), as_array(g), as_array(bt)
 
 
-def why_not(kernel, stride, padding) -> str | None:
+def why_not(kernel, stride, padding, dtype=None) -> str | None:
     """None if Winograd can run this convolution, else the rule it breaks (for error messages)."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    if kh != kw or kh not in TILE:
-        return f"kernel must be square with size in {sorted(TILE)}, got {kh}x{kw}"
+    if dtype is not None and np.dtype(dtype).itemsize < 4:
+        # B^T d B and G g G^T multiply values by entries up to 441 (F(4, 5)): float16's 11-bit mantissa loses
+        # about 1e-3 of each before the transform-domain sums add up thousands of them
+        return f"dtype must be float32 or float64 (the transforms' entries grow the rounding), got {np.dtype(dtype)}"
+    if kh != kw or kh not in TILES:
+        return f"kernel must be square with size in {sorted(TILES)}, got {kh}x{kw}"
     if (sh, sw) != (1, 1):
         return f"stride must be 1, got {sh}x{sw}"
     if max(ph, pw) > kh - 1:
@@ -110,17 +114,49 @@ def tiles_per_axis(out_size: int, m: int) -> int:
     return -(-out_size // m)
 
 
+def choose_tile(r: int, out_hw) -> int:
+    """The output tile m for an r x r kernel on an (oh, ow) output: the fewest transform-domain multiplies.
+
+    The GEMM stage costs a*a multiply-adds per tile for every (output, input) channel pair, so a layer costs
+    tiles * a^2: a large tile needs fewer multiplies per output, but on a small map a tile that hangs over the
+    output computes pixels that are thrown away (F(4,3) on a 3x3 map: 36 products for 9 outputs, F(3,3): 25).
+    Ties go to the smaller tile (smaller float32 error). docs/winograd.md lists the choice on AlexNet's maps.
+    """
+    def cost(m):
+        return tiles_per_axis(out_hw[0], m) * tiles_per_axis(out_hw[1], m) * (m + r - 1) ** 2
+    return min(TILES[r], key=lambda m: (cost(m), m))
+
+
+def multiply_ratio(out_hw, r: int, m: int) -> float:
+    """F(m, r)'s transform-domain multiplies over im2col's, per (output, input) channel pair:
+    tiles * a^2 against oh * ow * r^2 (F(4, 3) on whole tiles: 36 / 144 = 0.25)."""
+    oh, ow = out_hw
+    return tiles_per_axis(oh, m) * tiles_per_axis(ow, m) * (m + r - 1) ** 2 / (oh * ow * r * r)
+
+
+def check_tile(tile, r: int, where: str = "conv2d") -> int:
+    """``tile`` as an int m that F(m, r) supports, or a ConfigError naming the allowed ones."""
+    if tile not in TILES.get(r, ()) or isinstance(tile, bool):
+        raise ConfigError(f"{where}: tile={tile!r} is not a measured Winograd tile for a {r}x{r} kernel; "
+                         f"expected one of {', '.join(map(str, TILES.get(r, ())))}")
+    return int(tile)
+
+
 # The transform-domain arrays of a whole batch are large (conv2's M at 224 px, batch 128: 411 MB), so images
 # go through in chunks whose largest temporary stays near this size; see docs/winograd.md for the measurements.
 CHUNK_BYTES = 192 << 20
 
 
-def chunk_images(n: int, in_channels: int, out_channels: int, r: int, out_hw, itemsize: int) -> tuple[int, int]:
-    """(images per chunk, bytes of the chunk's largest array: V (C, a*a, P) or M (a*a, OC, P), P its tiles)."""
-    m = TILE[r]
+def chunk_images(n: int, in_channels: int, out_channels: int, m: int, r: int, out_hw, itemsize: int,
+                 chunk_bytes: int | None = None) -> tuple[int, int]:
+    """(images per chunk, bytes of the chunk's largest array: V (a*a, C, P) or M (a*a, OC, P), P its tiles).
+
+    The chunks are balanced: 128 images in chunks of at most 50 run as 43 + 43 + 42, not 50 + 50 + 28."""
     per_image = ((m + r - 1) ** 2 * max(in_channels, out_channels) * tiles_per_axis(out_hw[0], m)
                  * tiles_per_axis(out_hw[1], m) * itemsize)
-    images = min(n, max(1, CHUNK_BYTES // per_image))
+    most = max(1, (CHUNK_BYTES if chunk_bytes is None else chunk_bytes) // per_image)
+    count = -(-n // most)
+    images = -(-n // count)
     return images, images * per_image
 
 
@@ -134,70 +170,56 @@ def _per_point(xp, left, right, out):
     return out
 
 
-def conv2d_winograd(x: Tensor, weight: Tensor, bias: Tensor | None, padding, out_hw) -> Tensor:
-    """The Winograd path of :func:`minialex.ops.conv2d` (arguments already checked there; stride 1)."""
+def conv2d_winograd(x: Tensor, weight: Tensor, bias: Tensor | None, padding, out_hw, tile: int | None = None,
+                    chunk_bytes: int | None = None) -> Tensor:
+    """The Winograd path of :func:`minialex.ops.conv2d` (arguments already checked there; stride 1).
+
+    ``tile``: the output tile m of F(m x m, r x r), default :func:`choose_tile`'s; ``chunk_bytes``: the size
+    the largest per-chunk temporary stays near (default :data:`CHUNK_BYTES`)."""
     b = get_backend()
     xp, k = b.xp, b.kernels
     n, c, h, w = x.shape
     oc, _, r, _ = weight.shape
-    m = TILE[r]
+    m = choose_tile(r, out_hw) if tile is None else check_tile(tile, r)
     a = m + r - 1
-    oh, ow = out_hw
-    th, tw = tiles_per_axis(oh, m), tiles_per_axis(ow, m)
-    (ph, pw), dtype = padding, x.dtype
+    tiles = (tiles_per_axis(out_hw[0], m), tiles_per_axis(out_hw[1], m))
+    dtype = x.dtype
     at, g, bt = (xp.asarray(t, dtype=dtype) for t in transforms(m, r))
-    # (a*a, a*a), (m*m, a*a), (a*a, r*r): each transform is one GEMM with one of these
-    bt2, at2, g2 = xp.kron(bt, bt), xp.kron(at, at), xp.kron(g, g)
-    # The tiles' a x a windows at stride m must cover every output: where the last tile hangs over the padded
-    # input, pad it further (bottom and right) first; otherwise im2col and col2im pad by themselves.
-    extra = (th * m + r - 1 - h - 2 * ph, tw * m + r - 1 - w - 2 * pw)
-    pads = ((0, 0), (0, 0), (ph, ph + extra[0]), (pw, pw + extra[1]))
-    step, _ = chunk_images(n, c, oc, r, out_hw, x.data.itemsize)
+    step, _ = chunk_images(n, c, oc, m, r, out_hw, x.data.itemsize, chunk_bytes)
     chunks = [slice(s, min(n, s + step)) for s in range(0, n, step)]
 
-    def input_transform(images):
-        if extra == (0, 0):
-            d = k.im2col(images, (a, a), (m, m), padding)                # tiles: (C*a*a, P)
-        else:
-            d = k.im2col(xp.pad(images, pads), (a, a), (m, m), (0, 0))
-        return xp.matmul(bt2, d.reshape(c, a * a, -1))                   # V: (C, a*a, P)
-
-    def input_gradient(dd, count):
-        """The adjoint of input_transform's tiling: col2im, into (count, C, H, W)."""
-        if extra == (0, 0):
-            return k.col2im(dd, (count, c, h, w), (a, a), (m, m), padding)
-        padded = (count, c, h + 2 * ph + extra[0], w + 2 * pw + extra[1])
-        return k.col2im(dd, padded, (a, a), (m, m), (0, 0))[:, :, ph:ph + h, pw:pw + w]
-
-    def filter_transform():
-        return (g2 @ weight.data.reshape(oc * c, r * r).T).reshape(a * a, oc, c)  # U: (a*a, OC, C)
+    # U = G w G^T for every (OC, C) filter. As two tensordots (GEMMs): a batched matmul of OC*C tiny matrices
+    # costs NumPy more per matrix than the arithmetic (30 ms for conv4's 147,456 filters).
+    def filter_transform():                                                # U: (a*a, OC, C)
+        gw = xp.tensordot(weight.data, g, axes=([3], [1]))                 # (OC, C, r, a): w G^T
+        return xp.ascontiguousarray(xp.tensordot(g, gw, axes=([1], [2])).transpose(0, 3, 1, 2)).reshape(a * a, oc, c)
 
     u = filter_transform()
-    y = xp.empty((n, oc, oh, ow), dtype=dtype)
+    y = xp.empty((n, oc) + tuple(out_hw), dtype=dtype)
     for part in chunks:
-        v = input_transform(x.data[part])
-        mv = _per_point(xp, u, v.transpose(1, 0, 2), xp.empty((a * a, oc, v.shape[2]), dtype=dtype))
-        k.tiles_to_nchw((at2 @ mv.reshape(a * a, -1)).reshape(m, m, oc, -1, th, tw), (oh, ow),
-                        None if bias is None else bias.data, out=y[part])
+        v = k.winograd_input_transform(x.data[part], bt, m, padding, tiles)
+        mv = _per_point(xp, u, v, xp.empty((a * a, oc, v.shape[2]), dtype=dtype))
+        k.winograd_output_transform(mv, at, out_hw, tiles, None if bias is None else bias.data, out=y[part])
+    del u, v, mv
 
     def backward(gy):
-        # U and V are built again rather than kept from the forward: U is one small GEMM, and V, chunk by chunk,
-        # is (a/m)^2 times the input the graph keeps anyway.
+        # U and V are built again rather than kept from the forward: U is one small product, and V, chunk by
+        # chunk, is (a/m)^2 times the input the graph keeps anyway.
         u = filter_transform()
         du = xp.zeros((a * a, oc, c), dtype=dtype) if weight.requires_grad else None
-        dx = [] if x.requires_grad else None  # one array per chunk
+        dx = xp.empty(x.shape, dtype=dtype) if x.requires_grad else None
         for part in chunks:
-            dm = (at2.T @ k.nchw_to_tiles(gy[part], m, th, tw).reshape(m * m, -1)).reshape(a * a, oc, -1)
+            dm = k.winograd_output_gradient(gy[part], at, tiles)           # (a*a, OC, P)
             if du is not None:
-                v = input_transform(x.data[part])
-                du += _per_point(xp, dm, v.transpose(1, 2, 0), xp.empty_like(du))
+                v = k.winograd_input_transform(x.data[part], bt, m, padding, tiles)
+                du += _per_point(xp, dm, v.transpose(0, 2, 1), xp.empty_like(du))
             if dx is not None:
-                dv = xp.empty((c, a * a, dm.shape[2]), dtype=dtype)
-                _per_point(xp, u.transpose(0, 2, 1), dm, dv.transpose(1, 0, 2))
-                dx.append(input_gradient(xp.matmul(bt2.T, dv).reshape(c * a * a, -1), part.stop - part.start))
-        if dx is not None:
-            dx = dx[0] if len(dx) == 1 else xp.concatenate(dx)
-        dw = None if du is None else (g2.T @ du.reshape(a * a, oc * c)).T.reshape(weight.shape)
+                dv = _per_point(xp, u.transpose(0, 2, 1), dm, xp.empty((a * a, c, dm.shape[2]), dtype=dtype))
+                k.winograd_input_gradient(dv, bt, m, padding, tiles, dx[part].shape, out=dx[part])
+        dw = None
+        if du is not None:
+            gdu = xp.tensordot(g, du.reshape(a, a, oc, c), axes=([0], [0]))   # (r, a, OC, C): G^T dU
+            dw = xp.ascontiguousarray(xp.tensordot(gdu, g, axes=([1], [0])).transpose(1, 2, 0, 3))  # (OC, C, r, r)
         db = gy.sum(axis=(0, 2, 3)) if bias is not None and bias.requires_grad else None
         return dx, dw, db
 

@@ -116,6 +116,41 @@ class TorchStep:
         self.opt.step()
 
 
+def torch_trace(step: TorchStep) -> list[dict]:
+    """One forward and backward of a :class:`TorchStep`, timed per layer as ``minialex trace`` times minialex's:
+    wall time between module hooks (forward pre/post, full-backward pre/post), PyTorch's CPU ops being
+    synchronous. Rows as ``trace_step``'s: name, layer, output_shape, flops, forward_ms, backward_ms; plus "loss"."""
+    torch, net = step.torch, step.net
+    start, forward, backward, handles = {}, {}, {}, []
+    for name, module in net.named_children():
+        handles += [
+            module.register_forward_pre_hook(lambda m, i, n=name: start.__setitem__(n, time.perf_counter())),
+            module.register_forward_hook(
+                lambda m, i, o, n=name: forward.__setitem__(n, time.perf_counter() - start[n])),
+            module.register_full_backward_pre_hook(
+                lambda m, g, n=name: start.__setitem__("b" + n, time.perf_counter())),
+            module.register_full_backward_hook(
+                lambda m, gi, go, n=name: backward.__setitem__(n, time.perf_counter() - start["b" + n])),
+        ]
+    x = step.x.clone().requires_grad_(False)
+    try:
+        out = net(x)
+        t0 = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(out, step.y)
+        loss_forward = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        loss.backward()
+        last = list(dict(net.named_children()))[-1]
+        loss_backward = start["b" + last] - t0
+    finally:
+        for h in handles:
+            h.remove()
+        net.zero_grad()
+    rows = [{"name": n, "forward_ms": 1e3 * forward[n], "backward_ms": 1e3 * backward.get(n, 0.0)}
+            for n, _ in net.named_children()]
+    return rows + [{"name": "loss", "forward_ms": 1e3 * loss_forward, "backward_ms": 1e3 * loss_backward}]
+
+
 def contender(engine: str, algorithm: str) -> str:
     return f"{engine}/{algorithm}"
 
@@ -152,16 +187,20 @@ def time_steps(contenders: list[str], size: int, batch: int, reps: int) -> dict:
 
 
 def time_layers(contenders: list[str], size: int, batch: int, reps: int) -> dict:
-    """Per-layer forward and backward milliseconds (medians) for each "engine/algorithm", via ``trace_step``."""
+    """Per-layer forward and backward milliseconds (medians) for each "engine/algorithm" (via ``trace_step``) and
+    "torch" (via :func:`torch_trace`), interleaved round by round. The first contender must be a minialex one."""
     steps = {c: make_step(c, size, batch) for c in contenders}
     runs = {c: [] for c in contenders}
     for rep in range(reps + 1):  # the first round is a warm-up
         for c, s in steps.items():
-            with backend(s.engine), conv_algorithm(s.algorithm):
-                trace = trace_step(s.net, s.x, s.y)
-                s.net.zero_grad()
+            if c == "torch":
+                rows = torch_trace(s)
+            else:
+                with backend(s.engine), conv_algorithm(s.algorithm):
+                    rows = trace_step(s.net, s.x, s.y)["rows"]
+                    s.net.zero_grad()
             if rep:
-                runs[c].append(trace["rows"])
+                runs[c].append(rows)
     layers = []
     for i, row in enumerate(runs[contenders[0]][0]):
         entry = {k: row[k] for k in ("name", "layer", "output_shape", "flops")}
@@ -321,6 +360,7 @@ def run(out: str = "benchmarks/out", sizes: list[int] | None = None, batch_size:
     per_layer = [contender(e, a) for e in engines for a in (algorithms or LAYER_ALGORITHMS)]
     contenders = [contender(e, a) for e in engines for a in (algorithms or STEP_ALGORITHMS)]
     contenders += ["torch"] if have_torch() and with_torch else []
+    per_layer += ["torch"] if have_torch() and with_torch else []
     report = {"argv": sys.argv, "environment": environment(), "sizes": sizes, "batch": batch, "reps": reps, "steps": []}
     env = report["environment"]
     print(f"# minialex bench\n\n{env['cpus']} CPUs ({env['machine']}), load average {env['load_average_1min']:.1f}; "
@@ -330,14 +370,17 @@ def run(out: str = "benchmarks/out", sizes: list[int] | None = None, batch_size:
                                    for b in env["blas"]) or "unknown (pip install threadpoolctl)")
           + "; " + ", ".join(f"{k}={v}" for k, v in env["blas_env"].items()) + "\n", flush=True)
 
-    size = sizes[0]
-    peaks = {name: matmul_gflops(*shape) for name, shape in conv_gemm_shapes(size, batch).items()}
-    report["matmul_gflops"] = peaks
-    layers = time_layers(per_layer, size, batch, reps)
-    report["layers"] = layers
-    print(f"## Per layer, {size} px, batch {batch} (median of {reps}; % of NumPy matmul on the conv's im2col GEMM "
-          "shape, direct-convolution FLOPs: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()) + ")\n")
-    print(format_layers(layers, per_layer, peaks) + "\n", flush=True)
+    report["matmul_gflops_by_size"], report["layers_by_size"] = {}, {}
+    for size in sizes:  # per layer, at every size: where each library spends its step
+        peaks = {name: matmul_gflops(*shape) for name, shape in conv_gemm_shapes(size, batch).items()}
+        layers = time_layers(per_layer, size, batch, reps)
+        report["matmul_gflops_by_size"][size], report["layers_by_size"][size] = peaks, layers
+        print(f"## Per layer, {size} px, batch {batch} (median of {reps}; % of NumPy matmul on the conv's im2col "
+              "GEMM shape, direct-convolution FLOPs: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items())
+              + ")\n")
+        print(format_layers(layers, per_layer, peaks) + "\n", flush=True)
+    layers = report["layers"] = report["layers_by_size"][sizes[0]]   # the first size's, as before
+    report["matmul_gflops"] = report["matmul_gflops_by_size"][sizes[0]]
 
     for size in sizes:
         flops = sum(r.flops for r in layer_table(models.alexnet(10, 1, size), (batch, 1, size, size)))

@@ -90,6 +90,7 @@ class TraceRow:
     layer: str
     output_shape: tuple
     algorithm: str          # a conv layer's "im2col" or "winograd"; "" for other layers
+    tile: str               # Winograd's tile where it runs, "F(4,3)": F(m x m, r x r); "" elsewhere
     buffer_bytes: int       # im2col's col matrix or Winograd's largest per-chunk array: see conv_buffer_bytes
     flops: int
     forward_ms: float
@@ -109,7 +110,9 @@ def winograd_bytes(layer, input_shape, itemsize: int) -> int:
     """The largest array Winograd allocates for a conv layer: V or M for one chunk of images
     (:func:`minialex.ops.winograd.chunk_images`)."""
     n, oc, oh, ow = layer.output_shape(input_shape)
-    return winograd.chunk_images(n, layer.in_channels, oc, layer.kernel_size[0], (oh, ow), itemsize)[1]
+    r = layer.kernel_size[0]
+    m = layer.tile or winograd.choose_tile(r, (oh, ow))
+    return winograd.chunk_images(n, layer.in_channels, oc, m, r, (oh, ow), itemsize)[1]
 
 
 def conv_buffer_bytes(layer, input_shape, itemsize: int, algorithm: str) -> int:
@@ -144,12 +147,13 @@ def trace_step(model: nn.Sequential, x, target) -> dict:
     rows, shape = [], tuple(x.shape)
     for (name, layer), summary_row in zip(model.named_children(), table):
         t = rec.timings[name]
-        rows.append(TraceRow(name, describe(layer), summary_row.output_shape, summary_row.algorithm,
+        tile = f"F({layer.tile_for(shape)},{layer.kernel_size[0]})" if summary_row.algorithm == "winograd" else ""
+        rows.append(TraceRow(name, describe(layer), summary_row.output_shape, summary_row.algorithm, tile,
                              conv_buffer_bytes(layer, shape, itemsize, summary_row.algorithm),
                              summary_row.flops, 1e3 * t.forward_s, 1e3 * t.backward_s))
         shape = summary_row.output_shape
     t = rec.timings["loss"]
-    rows.append(TraceRow("loss", "cross-entropy", (), "", 0, 0, 1e3 * t.forward_s, 1e3 * t.backward_s))
+    rows.append(TraceRow("loss", "cross-entropy", (), "", "", 0, 0, 1e3 * t.forward_s, 1e3 * t.backward_s))
     total_ms = sum(r.forward_ms + r.backward_ms for r in rows)
     for r in rows:
         r.share = (r.forward_ms + r.backward_ms) / total_ms if total_ms > 0 else 0.0
@@ -176,18 +180,19 @@ def _mib(n: int) -> str:
 
 
 def format_trace(trace: dict) -> str:
-    head = (f"{'#':<5} {'layer':<26} {'output shape':<20} {'algorithm':<9} {'conv buffer':>11} {'fwd FLOPs':>10} "
+    head = (f"{'#':<5} {'layer':<26} {'output shape':<20} {'algorithm':<15} {'conv buffer':>11} {'fwd FLOPs':>10} "
             f"{'forward ms':>10} {'backward ms':>11} {'share':>6}")
     lines = [head, "-" * len(head)]
     for r in trace["rows"]:
         name = "" if r["name"] == "loss" else r["name"]
         shape = "scalar" if not r["output_shape"] else str(tuple(r["output_shape"]))
-        lines.append(f"{name:<5} {r['layer']:<26} {shape:<20} {r['algorithm']:<9} {_mib(r['buffer_bytes']):>11} "
+        algorithm = f"{r['algorithm']} {r.get('tile', '')}".strip()
+        lines.append(f"{name:<5} {r['layer']:<26} {shape:<20} {algorithm:<15} {_mib(r['buffer_bytes']):>11} "
                      f"{_si(r['flops']) if r['flops'] else '':>10} {r['forward_ms']:>10.2f} {r['backward_ms']:>11.2f} "
                      f"{100 * r['share']:>5.1f}%")
     t = trace["total"]
     lines += ["-" * len(head),
-              f"{'':<5} {'total':<26} {'':<20} {'':<9} {_mib(t['buffer_bytes']):>11} {_si(t['flops']):>10} "
+              f"{'':<5} {'total':<26} {'':<20} {'':<15} {_mib(t['buffer_bytes']):>11} {_si(t['flops']):>10} "
               f"{t['forward_ms']:>10.2f} {t['backward_ms']:>11.2f} {100.0:>5.1f}%",
               "conv buffer -- im2col: the col matrix, (C*kh*kw) x (N*oh*ow), for the whole batch; winograd: its "
               "largest temporary, V or M, for one chunk of images (a*a x max(C, OC) x the chunk's tiles).",
