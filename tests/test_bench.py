@@ -4,7 +4,7 @@ import importlib.util
 import json
 
 from minialex.cli import main
-from minialex.tools.bench import spread
+from minialex.tools.bench import memory_vs_torch, spread
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -35,6 +35,19 @@ def test_bench_writes_json_and_chart_for_every_engine(tmp_path, capsys):
     blas = report["environment"]["blas"]
     assert blas and {"internal_api", "architecture", "num_threads"} <= set(blas[0])
     assert (tmp_path / "layers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    record = report["provenance"]  # the machine record (tests/test_provenance.py checks its fields)
+    assert record["blas"] == blas and record["load_average_after"] is not None and record["git"]["commit"]
+    if HAVE_TORCH:  # memory against PyTorch both ways, whole process and steps only, for each contender
+        assert [(r["size"], r["engine"]) for r in report["memory_vs_torch"]] == [(67, c) for c in contenders[:-1]]
+        assert "## Peak memory against PyTorch" in out and "| steps only |" in out
+
+
+def test_memory_against_torch_is_reported_whole_process_and_steps_only():
+    rows = [{"size": 224, "engine": "numba/auto", "memory": {"peak_mib": 1500.0, "before_steps_mib": 400.0}},
+            {"size": 224, "engine": "torch", "memory": {"peak_mib": 1440.0, "before_steps_mib": 500.0}},
+            {"size": 224, "engine": "numba/auto (OPENBLAS_CORETYPE unset)"}]  # reruns have no memory
+    assert memory_vs_torch(rows) == [{"size": 224, "engine": "numba/auto", "whole_process": 1500 / 1440,
+                                      "steps_only": 1100 / 940}]
 
 
 def test_spread_reports_median_quartiles_and_range():

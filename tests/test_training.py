@@ -253,6 +253,11 @@ def test_ctrl_c_with_a_schedule_then_resume_equals_the_uninterrupted_run(tmp_pat
     assert_same_state(tmp_path / "split", tmp_path / "whole")
     assert weights(tmp_path / "split")[2]["scheduler"] == weights(tmp_path / "whole")[2]["scheduler"]
     assert (tmp_path / "split" / "curve.jsonl").read_text() == (tmp_path / "whole" / "curve.jsonl").read_text()
+    # provenance.jsonl: one machine record per process that worked on the run, each with the epochs it finished
+    sessions = [json.loads(line) for line in (tmp_path / "split" / "provenance.jsonl").read_text().splitlines()]
+    assert [(s["from_epoch"], s["to_epoch"]) for s in sessions] == [(0, 1), (1, 2)]  # Ctrl-C in epoch 2, then the rest
+    assert sessions[1]["load_average_after"] is not None and sessions[1]["git"]["commit"]
+    assert sessions[0]["cpu"]["logical_cpus"] >= 1 and sessions[0]["versions"]["numpy"] == np.__version__
     with pytest.raises(TrainingError, match="spans the run's 2 epochs, so --epochs cannot change"):
         fit(Config.preset("d2l", **{**SCHEDULED, "epochs": 3}), tmp_path / "whole", resume=True, progress=False,
             log=quiet)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from ..backend import ENGINES, BackendUnavailable, backend, host_rng, manual_see
 from ..figures import plot_layer_times
 from ..ops import cross_entropy
 from ..ops.conv_algorithm import conv_algorithm
+from ..provenance import describe, finish_record, machine_record
 from ..summary import layer_table
 from ..autograd import Tensor
 from .trace import trace_step
@@ -270,24 +270,20 @@ def _child_env(unset=()) -> dict:
     return env
 
 
-def environment() -> dict:
-    import numba
-    import numpy as np
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:  # the [bench] extra; without it the report just cannot name the BLAS
-        threadpool_info = list
-    blas = [{k: lib.get(k) for k in ("internal_api", "architecture", "num_threads", "version", "threading_layer")}
-            for lib in threadpool_info() if lib.get("user_api") == "blas"]
+def environment(record: dict) -> dict:
+    """The machine as the report's heading shows it, from ``record`` (:func:`minialex.provenance.machine_record`,
+    which the report carries whole as "provenance")."""
     env = {
-        "machine": platform.machine(), "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0],
-        "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
-        "numba_threads": numba.get_num_threads(), "blas": blas,
+        "machine": record["cpu"]["machine"], "cpus": record["cpu"]["usable_cpus"],
+        "load_average_1min": record["load_average_before"][0] if record["load_average_before"] else None,
+        **{k: record["versions"][k] for k in ("python", "numpy", "numba")},
+        "numba_threads": record["threads"]["numba"], "blas": record["blas"],
         "blas_env": {k: os.environ.get(k) for k in (*BLAS_ENV, BLAS_THREAD_ENV)},
     }
     if have_torch():
         import torch
         env.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
+        record["threads"]["torch"] = torch.get_num_threads()
     return env
 
 
@@ -317,6 +313,30 @@ def format_steps(rows: list[dict]) -> str:
                      f"{r['min']:.3f}-{r['max']:.3f} | {r['images_per_s']:.1f} | {ratio} | {r['gflops']:.0f} | "
                      f"{peak} | {added} |")
     return "\n".join(lines)
+
+
+def memory_vs_torch(rows: list[dict]) -> list[dict]:
+    """Each measured contender's peak memory over PyTorch's at the same size, both ways: the whole process (what
+    ``top`` shows; it counts each library's import, and PyTorch's is the larger) and the steps only (the peak
+    minus the resident size before the first step: the activations, gradients and buffers of training)."""
+    ratios = []
+    for size in dict.fromkeys(r["size"] for r in rows):
+        measured = [r for r in rows if r["size"] == size and r.get("memory")]
+        torch = next((r["memory"] for r in measured if r["engine"] == "torch"), None)
+        for r in measured:
+            if r["engine"] != "torch" and torch:
+                m = r["memory"]
+                ratios.append({"size": size, "engine": r["engine"],
+                               "whole_process": m["peak_mib"] / torch["peak_mib"],
+                               "steps_only": (m["peak_mib"] - m["before_steps_mib"])
+                               / (torch["peak_mib"] - torch["before_steps_mib"])})
+    return ratios
+
+
+def format_memory(ratios: list[dict]) -> str:
+    return "\n".join(["| size | engine | peak memory vs PyTorch, whole process | steps only |", "|---:|---|---:|---:|"]
+                     + [f"| {r['size']} | {r['engine']} | {r['whole_process']:.2f}x | {r['steps_only']:.2f}x |"
+                        for r in ratios])
 
 
 def format_layers(result: dict, contenders: list[str], peaks: dict) -> str:
@@ -361,14 +381,17 @@ def run(out: str = "benchmarks/out", sizes: list[int] | None = None, batch_size:
     contenders = [contender(e, a) for e in engines for a in (algorithms or STEP_ALGORITHMS)]
     contenders += ["torch"] if have_torch() and with_torch else []
     per_layer += ["torch"] if have_torch() and with_torch else []
-    report = {"argv": sys.argv, "environment": environment(), "sizes": sizes, "batch": batch, "reps": reps, "steps": []}
+    record = machine_record()
+    report = {"argv": sys.argv, "provenance": record, "environment": environment(record), "sizes": sizes,
+              "batch": batch, "reps": reps, "steps": []}
     env = report["environment"]
     print(f"# minialex bench\n\n{env['cpus']} CPUs ({env['machine']}), load average {env['load_average_1min']:.1f}; "
           f"numpy {env['numpy']}, numba {env['numba']} ({env['numba_threads']} threads)"
           + (f", torch {env['torch']} ({env['torch_threads']} threads)" if "torch" in env else "")
           + "; BLAS " + (", ".join(f"{b['internal_api']} {b['version']} {b['architecture']} {b['num_threads']} threads"
                                    for b in env["blas"]) or "unknown (pip install threadpoolctl)")
-          + "; " + ", ".join(f"{k}={v}" for k, v in env["blas_env"].items()) + "\n", flush=True)
+          + "; " + ", ".join(f"{k}={v}" for k, v in env["blas_env"].items())
+          + f"\n\n{describe(record)}\n", flush=True)
 
     report["matmul_gflops_by_size"], report["layers_by_size"] = {}, {}
     for size in sizes:  # per layer, at every size: where each library spends its step
@@ -398,6 +421,10 @@ def run(out: str = "benchmarks/out", sizes: list[int] | None = None, batch_size:
     print(format_steps(report["steps"]))
     print("\nGFLOP/s counts training as 3x the forward FLOPs. Peak RSS: the peak resident memory of a fresh process that builds the "
           "model and trains two steps (VmHWM); 'of it the steps' is the part added after the model was built.")
+    report["memory_vs_torch"] = memory_vs_torch(report["steps"])
+    if report["memory_vs_torch"]:
+        print("\n## Peak memory against PyTorch\n\n" + format_memory(report["memory_vs_torch"]))
+    finish_record(record)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "bench.json"), "w") as f:
         json.dump(report, f, indent=2)

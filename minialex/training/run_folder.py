@@ -1,7 +1,9 @@
 """The ``--out`` folder of a training run, and where the run stands.
 
 It holds ``config.json`` (written first, so a run killed at any moment can be resumed), ``metrics.jsonl`` (one
-line per epoch), ``curve.jsonl`` (the running train loss and accuracy at every fifth of an epoch, as d2l's plot
+line per epoch), ``provenance.jsonl`` (one :func:`minialex.provenance.machine_record` per process that worked on
+the run -- a resumed run may continue on another machine -- its load average after and epochs done updated after
+each epoch), ``curve.jsonl`` (the running train loss and accuracy at every fifth of an epoch, as d2l's plot
 has them), ``curves.png`` (both) and ``checkpoint.npz``, the one source of truth for where the run stands: model,
 SGD velocity, and a meta dict with named fields -- ``config``, ``position`` (the :class:`Position`: epoch, next
 batch, that epoch's running sums, the curve's points, the records so far), ``scheduler`` (its state),
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from ..backend import get_backend, get_rng_state, set_rng_state
 from ..figures import plot_curves
+from ..provenance import finish_record, machine_record
 from . import checkpoint
 from .config import Config, TrainingError
 
@@ -62,6 +65,7 @@ class RunFolder:
     def __init__(self, path, resume: bool):
         self.path = Path(path)
         self.checkpoint = self.path / "checkpoint.npz"
+        self.sessions: list[dict] = []  # provenance.jsonl, from start()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=self.path):
@@ -131,12 +135,27 @@ class RunFolder:
         self.write_config(config, data_dir)
         self._write_text("metrics.jsonl", "".join(json.dumps(r) + "\n" for r in pos.history))
         self._write_text("curve.jsonl", "".join(json.dumps(p) + "\n" for p in pos.points))
+        self.sessions = [*self._read_sessions(), {**machine_record(), "from_epoch": len(pos.history),
+                                                  "to_epoch": len(pos.history)}]
+        self._write_sessions()
 
     def write_metrics(self, pos: Position, epochs: int) -> None:
         """After an epoch: metrics.jsonl (every finished epoch), the curve so far, and curves.png."""
         self._write_text("metrics.jsonl", "".join(json.dumps(r) + "\n" for r in pos.history))
         self._write_text("curve.jsonl", "".join(json.dumps(p) + "\n" for p in pos.points))
         plot_curves(pos.history, self.path / "curves.png", epochs=epochs, points=pos.points)
+        if self.sessions:
+            finish_record(self.sessions[-1])["to_epoch"] = len(pos.history)
+            self._write_sessions()
+
+    def _read_sessions(self) -> list:
+        try:
+            return [json.loads(line) for line in open(self.path / "provenance.jsonl") if line.strip()]
+        except (OSError, ValueError):  # none yet, or one a kill cut short: the record is not worth a failed run
+            return []
+
+    def _write_sessions(self) -> None:
+        self._write_text("provenance.jsonl", "".join(json.dumps(r) + "\n" for r in self.sessions))
 
     def save(self, net, optimizer, scheduler, pos: Position, config: Config) -> None:
         checkpoint.save(self.checkpoint, net, optimizer, config=asdict(config), position=asdict(pos),
