@@ -11,15 +11,14 @@ is faster on this CPU, no change to minialex's own code closes that part of the 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
 from minialex.models import alexnet_feature_size
-from minialex.tools.bench import conv_gemm_shapes, environment
+from minialex.provenance import describe, machine_record, write_results
+from minialex.tools.bench import conv_gemm_shapes
 
 
 def shapes(size: int, batch: int) -> dict:
@@ -41,6 +40,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     import torch
+    record = machine_record()
+    print(describe(record))
     rng = np.random.default_rng(0)
     rows = []
     print(f"| GEMM ({args.size} px, batch {args.batch}) | m x k x n | NumPy ms | PyTorch ms | NumPy GFLOP/s | "
@@ -62,9 +63,8 @@ def main(argv=None) -> int:
         print(f"| {name} | {m} x {k} x {n} | {1e3 * med['numpy']:.1f} | {1e3 * med['torch']:.1f} | "
               f"{gflops['numpy']:.0f} | {gflops['torch']:.0f} | {med['torch'] / med['numpy']:.2f}x |", flush=True)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"benchmark": "gemm_vs_torch", "size": args.size, "batch": args.batch,
-                                               "environment": environment(), "rows": rows}, indent=1) + "\n")
+        write_results(args.json, {"benchmark": "gemm_vs_torch", "size": args.size, "batch": args.batch,
+                                  "rows": rows}, record)
         print("wrote", args.json)
     return 0
 

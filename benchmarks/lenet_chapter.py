@@ -65,9 +65,9 @@ def git_commit() -> dict:
 
 
 def machine() -> dict:
-    """What the numbers depend on: bench.environment() (BLAS and its kernel, threads, versions, load) + CPU + commit."""
-    from minialex.tools.bench import environment
-    return {**environment(), **cpu_description(), **git_commit()}
+    """What the numbers depend on: CPU and ISA, BLAS and its kernel, threads, versions, load, commit."""
+    from minialex.provenance import machine_record
+    return machine_record()
 
 
 def run_seed(seed: int, text: str, engine: str) -> dict:

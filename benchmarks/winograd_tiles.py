@@ -13,16 +13,14 @@ machine. The JSON records the machine (CPU, ISA, BLAS kernel, threads, load, com
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
 from minialex import Tensor, backend
 from minialex.ops import conv2d, conv_algorithm, winograd
-from minialex.tools.bench import environment
+from minialex.provenance import describe, machine_record, write_results
 
 # name, in channels, out channels, input side, kernel, padding -- per input size (28: LeNet's, at batch 256)
 LAYERS = {224: [("conv2", 96, 256, 26, 5, 2), ("conv3", 256, 384, 12, 3, 1), ("conv4", 384, 384, 12, 3, 1),
@@ -79,7 +77,8 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     engine = backend.get_backend().name
     chunk_bytes = int(args.chunk_mib * 2**20)
-    env_before = environment()
+    record = machine_record()
+    print(describe(record))
     rows = []
     print(f"engine {engine}, float32, batch {args.batch} (LeNet {2 * args.batch}), chunks of {args.chunk_mib:g} MiB; "
           "forward + backward ms, median (min-max) of", args.reps)
@@ -101,10 +100,8 @@ def main(argv=None) -> int:
                 print(f"| {size} | {name} {r}x{r} | {o}x{o} | {cand} | {ratio:.2f} | {row['median_ms']:.1f} "
                       f"({1e3 * min(ts):.1f}-{1e3 * max(ts):.1f}) | {'auto' if row['auto'] else ''} |", flush=True)
     result = {"benchmark": "winograd_tiles", "engine": engine, "dtype": "float32", "batch": args.batch,
-              "chunk_bytes": chunk_bytes, "reps": args.reps, "environment": env_before,
-              "load_average_1min_after": environment()["load_average_1min"], "rows": rows}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+              "chunk_bytes": chunk_bytes, "reps": args.reps, "rows": rows}
+    write_results(args.json, result, record)
     print("wrote", args.json)
     return 0
 

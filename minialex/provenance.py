@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import datetime
 from importlib import metadata
+import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +109,26 @@ def finish_record(record: dict) -> dict:
     """``record`` with the load average after the measurement and the time it ended (in place; returned)."""
     record.update(load_average_after=_load(), finished=_now())
     return record
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The command that made this process's results, as a reader would type it from the repository's root."""
+    argv = sys.argv if argv is None else argv
+    script = os.path.relpath(argv[0], REPOSITORY) if os.path.isabs(argv[0]) else argv[0]
+    return shlex.join(["python", script, *argv[1:]])
+
+
+def write_results(path, results: dict, record: dict) -> None:
+    """Write ``results`` as JSON to ``path`` with the command that made them and ``record`` (finished here) beside
+    them, atomically: a reader never sees half a file, and a killed run leaves the previous one in place."""
+    payload = {"command": command_line(), "provenance": finish_record(record), **results}
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    partial = f"{path}.partial"
+    with open(partial, "w") as f:
+        json.dump(payload, f, indent=1)
+        f.write("\n")
+    os.replace(partial, path)
 
 
 def describe(record: dict) -> str:
