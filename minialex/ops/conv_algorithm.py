@@ -75,7 +75,7 @@ def conv_algorithm(name: str):
 # multiplies (winograd.multiply_ratio of the tile choose_tile picks) and the layer has at least MIN_CHANNELS
 # input channels. Below either, the transforms (a pass over the input, one over the output, per chunk) cost more
 # than the multiplies saved. Measured per AlexNet and LeNet layer, forward + backward, float32, batch 128:
-# benchmarks/winograd_tiles.py, results in benchmarks/results/winograd_tiles_*.json, the table in docs/winograd.md.
+# benchmarks/winograd_tiles.py, results in benchmarks/results/winograd_tiles.json, the table in docs/winograd.md.
 # CuPy: 0, im2col everywhere, until a GPU measures it: there one cuBLAS GEMM per layer runs near peak, and the
 # Winograd transforms' CUDA kernels (one thread per element, a^2 products each) have only run under the simulator.
 MAX_MULTIPLY_RATIO = {"numba": 0.28, "numpy": 0.28, "cupy": 0.0}
