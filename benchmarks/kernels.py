@@ -1,11 +1,12 @@
 """Numba kernels vs the NumPy reference on AlexNet's real shapes, plus Numba's compile and cache-load cost.
 
-    PYTHONPATH=. python benchmarks/kernels.py [--batch 128] [--reps 5]
+    PYTHONPATH=. python benchmarks/kernels.py [--batch 128] [--reps 5] [--json PATH]
 
 Each case times the two engines alternately (reference, numba, reference, ...) so that load from other
 processes hits both alike; the table shows medians and the ratio of medians. Times include allocating the
 output, as the kernels' interface does: on a VM, first-touching a fresh 800 MB im2col matrix alone can
-cost 100 ms or more.
+cost 100 ms or more. ``--json`` also writes the tables, with the command and the machine
+(:func:`minialex.provenance.write_results`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from minialex.kernels import cpu_numba, reference
 from minialex.kernels.geometry import output_hw
+from minialex.provenance import describe, machine_record, write_results
 
 
 def alexnet_cases(batch):
@@ -85,8 +87,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--json", default=None, help="also write the tables as JSON")
     args = ap.parse_args(argv)
-
+    record = machine_record()
+    print(describe(record))
     (imp0, first0), (imp1, first1) = compile_times()
     print(f"all 10 kernels, float32, fresh process: empty cache {first0:.2f} s (import {imp0:.2f} s); "
           f"from cache {first1:.2f} s (import {imp1:.2f} s)\n")
@@ -95,11 +99,18 @@ def main(argv=None):
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
     print("| kernel | numpy ms | numba ms | speedup |")
     print("|---|---:|---:|---:|")
+    rows = []
     for name, fname, fargs in alexnet_cases(args.batch):
         ref, fast = getattr(reference, fname), getattr(cpu_numba, fname)
         fast(*fargs)  # compile outside the timing
         (t_ref, t_fast), _ = time_interleaved([ref, fast], fargs, args.reps)
+        rows.append({"kernel": name, "numpy_s": t_ref, "numba_s": t_fast})
         print(f"| {name} | {1e3 * t_ref:.1f} | {1e3 * t_fast:.1f} | {t_ref / t_fast:.1f}x |", flush=True)
+    if args.json:
+        compile_s = {"empty_cache": {"import": imp0, "first_calls": first0},
+                     "from_cache": {"import": imp1, "first_calls": first1}}
+        write_results(args.json, {"benchmark": "kernels", "batch": args.batch, "reps": args.reps,
+                                  "compile_s": compile_s, "rows": rows}, record)
 
 
 if __name__ == "__main__":

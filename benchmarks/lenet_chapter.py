@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -27,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from minialex.provenance import git, machine_record, write_results  # noqa: E402
 
 D2L_PUBLISHED = {"loss": 0.469, "train_acc": 0.823, "test_acc": 0.779}
 CLOSING = re.compile(r"loss (?P<loss>[\d.]+), train acc (?P<train_acc>[\d.]+), test acc (?P<test_acc>[\d.]+)\n"
@@ -42,40 +43,12 @@ def chapter_text(doc: Path = ROOT / "docs" / "porting_from_d2l.md") -> str:
     return chapter[0]
 
 
-def cpu_description() -> dict:
-    """CPU model and the vector ISA levels that matter to BLAS kernels (from /proc/cpuinfo, Linux only)."""
-    model, flags = platform.processor() or "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    isa = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
-    return {"cpu_model": model, "isa": isa}
-
-
-def git_commit() -> dict:
-    def git(*args):
-        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True).stdout.strip()
-    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
-
-
-def machine() -> dict:
-    """What the numbers depend on: CPU and ISA, BLAS and its kernel, threads, versions, load, commit."""
-    from minialex.provenance import machine_record
-    return machine_record()
-
-
 def run_seed(seed: int, text: str, engine: str) -> dict:
     """One full run of the chapter in a fresh process; its parsed closing lines, wall time and load."""
     program = f"import minialex\nminialex.manual_seed({seed})\n" + text
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
            "MINIALEX_BACKEND": engine, "MPLBACKEND": "Agg"}
-    load_before, code = os.getloadavg(), git_commit()  # per seed: the code this process imports
+    load_before, code = os.getloadavg(), git()  # per seed: the code this process imports
     with tempfile.TemporaryDirectory() as workdir:  # the Animator's figure lands here, not in the repo
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-c", program], cwd=workdir, env=env, capture_output=True, text=True)
@@ -106,14 +79,13 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "lenet_chapter.json"))
     args = parser.parse_args(argv)
     text = chapter_text()
-    command = "nice -n 10 python benchmarks/lenet_chapter.py --seeds " + " ".join(map(str, args.seeds))
+    record = machine_record()
     result = {"what": "d2l's LeNet chapter (6.6) as written: 60000 images, 10 epochs, batch 256, lr 0.9",
-              "command": command, "engine": args.engine, "nice": os.nice(0), "d2l_published": D2L_PUBLISHED,
-              "machine": machine(), "runs": []}
+              "engine": args.engine, "nice": os.nice(0), "d2l_published": D2L_PUBLISHED, "runs": []}
     for seed in args.seeds:
         result["runs"].append(run_seed(seed, text, args.engine))
         result["summary"] = summary(result["runs"])
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")  # after every seed: a kill keeps the rest
+        write_results(args.out, result, record)  # after every seed: a kill keeps the seeds done
         run = result["runs"][-1]
         print(f"seed {seed}: loss {run['loss']:.3f}, train acc {run['train_acc']:.3f}, "
               f"test acc {run['test_acc']:.3f}, {run['wall_s']:.0f} s", flush=True)

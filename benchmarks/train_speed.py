@@ -1,13 +1,13 @@
 """Training throughput of AlexNet per input size and batch size: forward + backward + SGD update, images/s.
 
-    PYTHONPATH=. python benchmarks/train_speed.py --sizes 65 72 80 96 --batch-sizes 64 128 --steps 4
+    PYTHONPATH=. python benchmarks/train_speed.py --sizes 65 72 80 96 --batch-sizes 64 128 --steps 4 [--json PATH]
 
 The first step of each shape is a warm-up and not counted; the median of the rest is reported, with the process's
 CPU seconds per image (on a machine shared with other work, wall time says little; CPU time says what it costs).
+``--json`` also writes the table, with the command and the machine (:func:`minialex.provenance.write_results`).
 """
 
 import argparse
-import os
 import time
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 import minialex
 from minialex import models, ops, optim
 from minialex.autograd import Tensor
+from minialex.provenance import describe, machine_record, write_results
 
 
 def measure(size: int, batch: int, steps: int) -> tuple[float, float]:
@@ -43,15 +44,21 @@ def main():
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 128])
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--backend", default=None)
+    p.add_argument("--json", default=None, help="also write the table as JSON")
     args = p.parse_args()
     b = minialex.use_backend(args.backend) if args.backend else minialex.get_backend()
-    print(f"backend {b.name}, {os.cpu_count()} CPUs, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '-')}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    record = machine_record()
+    print(f"backend {b.name}; {describe(record)}")
     print("| size | batch | images/s | CPU ms / image |\n|---|---|---|---|")
+    rows = []
     for size in args.sizes:
         for batch in args.batch_sizes:
             rate, cpu = measure(size, batch, args.steps)
+            rows.append({"size": size, "batch": batch, "images_per_s": rate, "cpu_s_per_image": cpu})
             print(f"| {size} | {batch} | {rate:.1f} | {cpu * 1000:.1f} |", flush=True)
+    if args.json:
+        write_results(args.json, {"benchmark": "train_speed", "backend": b.name, "steps": args.steps, "rows": rows},
+                      record)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,24 @@
 """Float32 error of each Winograd F(m, r) on AlexNet's real stride-1 layers, against a float64 direct convolution.
 
-    PYTHONPATH=. python benchmarks/winograd_accuracy.py [--batch 8] [--size 224] [--json PATH]
+    PYTHONPATH=. python benchmarks/winograd_accuracy.py --size 96 --json benchmarks/results/winograd_accuracy_96.json
 
 For the output y, the input gradient dx and the weight gradient dW, the table shows max|error| / max|exact|: the
 exact value is im2col + GEMM in float64 (Winograd and im2col agree to ~1e-13 in float64), the inputs are ReLU'd
 normals (what a conv sees after ReLU), the weights Xavier-uniform as in d2l's AlexNet, the upstream gradient a
-normal draw. float32 im2col is listed as the floor any float32 convolution has.
+normal draw. float32 im2col is listed as the floor any float32 convolution has. The JSON carries the command and
+the machine (:func:`minialex.provenance.write_results`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 
 import numpy as np
 
 from minialex import Tensor
 from minialex.ops import conv2d, winograd
+from minialex.provenance import machine_record, write_results
 
 # AlexNet's stride-1 convolutions: name, in channels, out channels, kernel, padding, map side at 224, 96 and 72 px
 LAYERS = [("conv2", 96, 256, 5, 2, {224: 26, 96: 10, 72: 7}), ("conv3", 256, 384, 3, 1, {224: 12, 96: 4, 72: 3}),
@@ -41,6 +42,7 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=224, choices=(224, 96, 72))
     parser.add_argument("--json", default=None, help="also write the table as JSON")
     args = parser.parse_args(argv)
+    record = machine_record()
     rng = np.random.default_rng(0)
     rows = []
     print(f"| layer | algorithm | y | dx | dW |   ({args.size} px, batch {args.batch}; max|error| / max|exact|)")
@@ -59,8 +61,7 @@ def main(argv=None) -> int:
             rows.append({"layer": name, "algorithm": label, "y": errors[0], "dx": errors[1], "dW": errors[2]})
             print(f"| {name} | {label} | {errors[0]:.1e} | {errors[1]:.1e} | {errors[2]:.1e} |", flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"size": args.size, "batch": args.batch, "rows": rows}, f, indent=2)
+        write_results(args.json, {"size": args.size, "batch": args.batch, "rows": rows}, record)
     return 0
 
 

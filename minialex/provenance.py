@@ -121,14 +121,21 @@ def command_line(argv: list[str] | None = None) -> str:
 def write_results(path, results: dict, record: dict) -> None:
     """Write ``results`` as JSON to ``path`` with the command that made them and ``record`` (finished here) beside
     them, atomically: a reader never sees half a file, and a killed run leaves the previous one in place."""
+    clash = {"command", "provenance"} & results.keys()
+    if clash:
+        raise ValueError(f"write_results: the results must not hold {sorted(clash)}: write_results records them")
     payload = {"command": command_line(), "provenance": finish_record(record), **results}
     path = os.fspath(path)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     partial = f"{path}.partial"
-    with open(partial, "w") as f:
-        json.dump(payload, f, indent=1)
-        f.write("\n")
-    os.replace(partial, path)
+    try:
+        with open(partial, "w") as f:
+            json.dump(payload, f, indent=1)
+            f.write("\n")
+        os.replace(partial, path)
+    finally:  # a failed write (a value JSON cannot hold) leaves neither half a file nor the partial
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 def describe(record: dict) -> str:
