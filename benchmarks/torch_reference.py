@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from minialex import backend
 from minialex.data import DataLoader, load_dataset
+from minialex.data.loader import as_array
 from minialex.errors import ConfigError
 from minialex.figures import plot_curves
 from minialex.provenance import finish_record, machine_record
@@ -144,7 +145,7 @@ def main():
         timed = warmup = 0.0
         for x, y in tqdm(train_iter.batches(epoch), total=len(train_iter), desc=f"epoch {epoch + 1}", leave=False,
                          mininterval=5.0):
-            x, y = torch.from_numpy(x), torch.from_numpy(y)
+            x, y = torch.from_numpy(as_array(x)), torch.from_numpy(as_array(y))
             t = time.perf_counter()
             logits = net(x)
             loss = loss_fn(logits, y)
@@ -166,7 +167,7 @@ def main():
             count += len(y)
         net.eval()
         with torch.no_grad():
-            scores = [(net(torch.from_numpy(x)).numpy(), y) for x, y in test_iter.batches(0)]
+            scores = [(net(torch.from_numpy(as_array(x))).numpy(), as_array(y)) for x, y in test_iter.batches(0)]
         test_logits, test_labels = (np.concatenate(part) for part in zip(*scores))
         # without a timed step (an epoch of one batch, the warm-up): that step's rate, as minialex's record
         timed, timed_count = (timed, timed_count) if timed_count else (warmup, count)
